@@ -9,7 +9,6 @@ installs the package on Colab (and only there) and reports the GPU, one code cel
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -148,8 +147,7 @@ def hygiene_problems(path: str | Path, repository_root: str | Path = ".") -> lis
     ``python3``, a Colab badge that points at this notebook, and the Colab setup cell first.
     """
     path = Path(path)
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    notebook = nbformat.from_dict(raw)
+    notebook = nbformat.read(path, as_version=4)
     problems = []
 
     for index, cell in enumerate(notebook.cells):

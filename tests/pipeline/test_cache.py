@@ -1,0 +1,48 @@
+from pathlib import Path
+
+from tfg_lib.pipeline.cache import cache_key, dependency_files
+from tfg_lib.pipeline.notebook_format import new_notebook, write_notebook
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "tfg_lib"
+
+
+def notebook_importing(tmp_path, source):
+    path = tmp_path / "n.ipynb"
+    write_notebook(new_notebook("notebooks/n.ipynb", "N", "", "language: str = 'en'", [("code", source)]), path)
+    return path
+
+
+def relative(files):
+    return {path.relative_to(PACKAGE_ROOT).as_posix() for path in files}
+
+
+def test_dependencies_follow_imports_and_parent_packages(tmp_path):
+    path = notebook_importing(tmp_path, "from tfg_lib.aifr import exploration")
+    found = relative(dependency_files(path, PACKAGE_ROOT))
+    # exploration imports ..figures; importing tfg_lib.aifr runs both parent __init__ files.
+    assert {"__init__.py", "aifr/__init__.py", "aifr/exploration.py", "figures.py"} <= found
+    assert not any(name.startswith("expressivity/") for name in found)
+    assert not any(name.startswith("pipeline/") for name in found)
+
+
+def test_dependencies_of_plain_module_import(tmp_path):
+    path = notebook_importing(tmp_path, "import tfg_lib.figures as figures\nimport numpy")
+    assert relative(dependency_files(path, PACKAGE_ROOT)) == {"__init__.py", "figures.py"}
+
+
+def test_dependencies_resolve_relative_imports(tmp_path):
+    path = notebook_importing(tmp_path, "from tfg_lib.pipeline.runner import Runner")
+    found = relative(dependency_files(path, PACKAGE_ROOT))
+    assert {"pipeline/runner.py", "pipeline/cache.py", "pipeline/parameters.py", "figures.py"} <= found
+
+
+def test_cache_key_changes_with_each_input(tmp_path):
+    path = notebook_importing(tmp_path, "import tfg_lib.figures")
+    dependencies = dependency_files(path, PACKAGE_ROOT)
+    base = cache_key(path, '{"seed":0}', dependencies, {"data": "a"}, PACKAGE_ROOT.parent)
+    assert base == cache_key(path, '{"seed":0}', dependencies, {"data": "a"}, PACKAGE_ROOT.parent)
+    assert base != cache_key(path, '{"seed":1}', dependencies, {"data": "a"}, PACKAGE_ROOT.parent)
+    assert base != cache_key(path, '{"seed":0}', dependencies, {"data": "b"}, PACKAGE_ROOT.parent)
+    assert base != cache_key(path, '{"seed":0}', dependencies[:-1], {"data": "a"}, PACKAGE_ROOT.parent)
+    path.write_text(path.read_text().replace("import tfg_lib.figures", "import tfg_lib.figures  # edited"))
+    assert base != cache_key(path, '{"seed":0}', dependencies, {"data": "a"}, PACKAGE_ROOT.parent)
