@@ -7,6 +7,14 @@ odd/even matricization of A^y in three independent ways, bounds how well a CP mo
 approximate an HT tensor, and counts coefficients.
 """
 
+from tfg_lib.expressivity.bounds import (
+    CPFit,
+    cp_approximation_lower_bound,
+    cp_approximation_sweep,
+    eckart_young_bounds,
+    fit_cp,
+)
+from tfg_lib.expressivity.diagrams import draw_ht_diagram, ht_diagram_layout
 from tfg_lib.expressivity.models import (
     CPModel,
     HTModel,
@@ -18,17 +26,55 @@ from tfg_lib.expressivity.models import (
     random_cp_model,
     random_ht_model,
 )
+from tfg_lib.expressivity.ranks import (
+    DEFAULT_PRIME,
+    CertifiedRank,
+    DenseRank,
+    UntrustworthyRankWarning,
+    certified_rank,
+    cp_rank_bound,
+    dense_rank,
+    ht_rank_bound,
+    matricization_rank,
+    matricize,
+    rank_upper_bound,
+    structured_core,
+    structured_rank,
+)
+from tfg_lib.expressivity.symmetry import symmetrize, symmetry_deviation
 
 __all__ = [
+    "CPFit",
     "CPModel",
+    "CertifiedRank",
+    "DEFAULT_PRIME",
+    "DenseRank",
     "HTModel",
+    "UntrustworthyRankWarning",
+    "certified_rank",
+    "cp_approximation_lower_bound",
+    "cp_approximation_sweep",
     "cp_coefficients",
     "cp_parameter_count",
+    "cp_rank_bound",
+    "dense_rank",
+    "draw_ht_diagram",
+    "eckart_young_bounds",
+    "fit_cp",
+    "ht_diagram_layout",
     "ht_extra_coefficients_for_cp",
     "ht_from_cp",
     "ht_parameter_count",
+    "ht_rank_bound",
+    "matricization_rank",
+    "matricize",
     "random_cp_model",
     "random_ht_model",
+    "rank_upper_bound",
+    "structured_core",
+    "structured_rank",
+    "symmetrize",
+    "symmetry_deviation",
 ]
 
 # networks
