@@ -78,3 +78,6 @@ __all__ = [
 ]
 
 # networks
+from tfg_lib.expressivity.networks import DeepConvAC, ShallowConvAC  # noqa: E402
+
+__all__ += ["DeepConvAC", "ShallowConvAC"]
