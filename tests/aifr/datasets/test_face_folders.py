@@ -78,8 +78,8 @@ def test_cacd_counts_bad_files(cacd_root, index_dir):
     assert len(dataset) == len(CACD_GOOD)
     assert len(messages) == 2
     assert any(f"{len(CACD_MISNAMED)} file names" in message for message in messages)
-    assert any("3 images are empty or corrupt" in message and "30_Zero_Byte_0001.jpg" in message
-               for message in messages)
+    (unreadable,) = [message for message in messages if "3 images are empty or corrupt" in message]
+    assert "30_Zero_Byte_0001.jpg" in unreadable
 
 
 def test_cacd_accepts_parent_folder(cacd_root, index_dir):
@@ -167,7 +167,7 @@ def lfw_parent(tmp_path, write_jpeg, write_bad):
         write_jpeg(parent / variant / "George_W_Bush" / "Someone_Else_0001.jpg")
         write_jpeg(parent / variant / "stray_0001.jpg")
         write_bad(parent / variant / "Zero_Byte" / "Zero_Byte_0001.jpg", "empty")
-    # One extra person only in the plain archive tells the variants apart.
+    # One extra person, only in the plain archive, distinguishes the variants.
     write_jpeg(parent / "lfw" / "Only_Plain" / "Only_Plain_0001.JPG")
     return parent
 

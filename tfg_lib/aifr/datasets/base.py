@@ -1,8 +1,8 @@
 """The dataset interface shared by every loader: a sample table, identities, ages and subsets.
 
-Every data set of Part B is a torch ``Dataset`` whose items are ``(image, identity, age)``:
-``image`` a float tensor of shape (C, H, W) after the data set's transform, ``identity`` an
-``int`` and ``age`` a ``float`` (NaN when the data set records no age). Each one also exposes
+Every data set of Part B is a torch ``Dataset`` whose items are ``(image, identity, age)``.
+``image`` is a float tensor of shape (C, H, W) after the data set's transform, ``identity`` an
+``int`` and ``age`` a ``float``, NaN when the data set records no age. Each one also exposes
 
 - ``samples``: a pandas DataFrame with the columns ``path``, ``name``, ``identity``, ``age``,
   one row per item and in item order, built without decoding any image;

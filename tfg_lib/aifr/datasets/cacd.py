@@ -40,7 +40,7 @@ class CACD(FolderDataset):
     Raises
     ------
     FileNotFoundError
-        If ``root`` is missing, empty or holds no file named in the CACD layout.
+        If ``root`` is missing, empty or contains no file named in the CACD layout.
     """
 
     dataset_name = "CACD2000"

@@ -8,6 +8,8 @@ Each ``plot_*`` function returns ``(figure, tidy DataFrame of the numbers drawn)
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -53,7 +55,7 @@ def _no_data(ax: plt.Axes, language: str) -> None:
 
 
 def plot_images_per_identity(samples: pd.DataFrame, title: str = "", language: str = "en") -> tuple[plt.Figure, pd.DataFrame]:
-    """Histogram of the number of images per identity."""
+    """Draw the histogram of the number of images per identity."""
     table = images_per_identity(samples)
     fig, ax = plt.subplots()
     counts = table["images"].to_numpy()
@@ -67,7 +69,7 @@ def plot_images_per_identity(samples: pd.DataFrame, title: str = "", language: s
 
 
 def plot_age_distribution(samples: pd.DataFrame, title: str = "", language: str = "en") -> tuple[plt.Figure, pd.DataFrame]:
-    """Histogram of the ages of all images, one bin per year; tidy data: age, images."""
+    """Draw the histogram of the ages of all images, one bin per year (tidy data: age, images)."""
     samples = _check_samples(samples)
     ages = samples["age"].dropna().to_numpy()
     fig, ax = plt.subplots()
@@ -85,7 +87,7 @@ def plot_age_distribution(samples: pd.DataFrame, title: str = "", language: str 
 
 
 def plot_age_ranges(samples: pd.DataFrame, title: str = "", language: str = "en") -> tuple[plt.Figure, pd.DataFrame]:
-    """One horizontal segment per identity from its youngest to its oldest photo, sorted."""
+    """Draw one horizontal segment per identity from its youngest to its oldest photo."""
     table = age_ranges(samples)
     known = table.dropna(subset=["youngest"]).sort_values(["youngest", "oldest", "identity"])
     fig, ax = plt.subplots()
@@ -113,8 +115,8 @@ def plot_identity_across_ages(
     dataset : data set of this package
         Needs ``samples`` and ``load_image(index)``.
     identity : int, optional
-        Identity to show; by default the one with the widest age range (or the most images
-        when ages are unknown), ties broken by the smallest id.
+        Identity to show. By default it is the one with the widest age range, or with the most
+        images when ages are unknown. Ties go to the smallest id.
     columns : int
         Number of images shown, at most the identity's image count.
     """
@@ -146,3 +148,68 @@ def plot_identity_across_ages(
     fig.suptitle(f"{title} {name}".strip())
     table = samples.iloc[shown][["path", "name", "identity", "age"]].reset_index(names="index")
     return fig, table
+
+
+DATASET_KINDS = ("mnist", "cacd", "fgnet", "lfw")
+
+
+def open_dataset(kind: str, root: str = "", fixture_dir: str | os.PathLike[str] | None = None,
+                 identities: int = 12, seed: int = 0, progress: bool = False):
+    """Open a data set from ``root``, or a stand-in when ``root`` is empty.
+
+    The stand-in is the embedded 5,000-digit sample for ``kind="mnist"`` and a generated
+    face-layout fixture (:func:`~tfg_lib.aifr.datasets.fixtures.make_face_fixture`, with its bad
+    files) written under ``fixture_dir`` for the face data sets.
+
+    Returns
+    -------
+    dataset
+        The opened data set.
+    source : str
+        ``"embedded"``, ``"fixture"`` or the root folder.
+    """
+    from tfg_lib.aifr.datasets.cacd import CACD
+    from tfg_lib.aifr.datasets.fgnet import FGNET
+    from tfg_lib.aifr.datasets.fixtures import make_face_fixture
+    from tfg_lib.aifr.datasets.lfw import LFW
+    from tfg_lib.aifr.datasets.mnist import EmbeddedMNIST, MNISTFolder
+
+    if kind not in DATASET_KINDS:
+        raise ValueError(f"kind={kind!r} is not a data set; use one of {', '.join(DATASET_KINDS)}.")
+    if kind == "mnist":
+        return (EmbeddedMNIST(), "embedded") if not root else (MNISTFolder(root), str(root))
+    loader = {"cacd": CACD, "fgnet": FGNET, "lfw": LFW}[kind]
+    if root:
+        return loader(root, progress=progress), str(root)
+    if fixture_dir is None:
+        raise ValueError(f"{kind}: root is empty, so fixture_dir must name a folder for the generated fixture.")
+    folder = Path(fixture_dir)
+    # The age spans of the real data sets: CACD 14-62, FG-NET 0-69 (LFW records none).
+    ages = (0, 69) if kind == "fgnet" else (14, 62)
+    fixture = make_face_fixture(folder / kind, kind, identities=identities, ages=ages,
+                                bad_files=True, seed=seed)
+    return loader(fixture, index_dir=folder / "index", progress=progress), "fixture"
+
+
+def summary_table(datasets: dict[str, tuple[object, str]]) -> pd.DataFrame:
+    """Summarise each data set in one row: source, images, identities, ages and skipped files."""
+    rows = []
+    for kind, (dataset, source) in datasets.items():
+        samples = dataset.samples
+        counts = images_per_identity(samples)["images"]
+        ranges = age_ranges(samples)["age_range"]
+        rows.append({
+            "dataset": kind,
+            "source": source,
+            "images": len(samples),
+            "identities": int(samples["identity"].nunique()),
+            "min_images_per_identity": int(counts.min()),
+            "median_images_per_identity": float(counts.median()),
+            "max_images_per_identity": int(counts.max()),
+            "youngest": float(samples["age"].min()),
+            "oldest": float(samples["age"].max()),
+            "median_age_range": float(ranges.median()),
+            "skipped_names": len(getattr(dataset, "bad_names", [])),
+            "skipped_images": len(getattr(dataset, "bad_images", [])),
+        })
+    return pd.DataFrame(rows)

@@ -28,6 +28,7 @@ class FGNET(FolderDataset):
         "JPEG files named SSSAaa.JPG, subject SSS at age aa with an optional trailing letter "
         "(for example 001A02.JPG, 001A02a.JPG), inside root or inside root/images/."
     )
+    # NOTE: the FG-NET mirror address was not checked from this machine (no internet access).
     download = (
         "FGNET.zip, for example from https://yanweifu.github.io/FG_NET_data/ (the original "
         "FG-NET site is offline), then extract it with unzip."

@@ -1,11 +1,12 @@
 """Scan an image folder into a sample table, count bad files, and cache the scan in an index.
 
-A scan lists the files under a root, parses identity name and age from each relative path with
-the data set's parser, and checks each matching file cheaply without decoding it: a zero-byte
-file, a JPEG without its start marker or its end marker (FF D9) in the last KiB, a PNG without
-its IEND chunk, or any other file that PIL cannot identify is counted as unreadable and
-skipped. Names that do not parse are counted and skipped. Both counts are reported once per
-construction through a :class:`DatasetFileWarning` that lists the first few paths.
+A scan lists the files under a root and parses identity name and age from each relative path
+with the data set's parser. It then checks each matching file cheaply, without decoding it. A
+zero-byte file, a JPEG without its start marker or without its end marker (FF D9) in the last
+KiB, a PNG without its IEND chunk, and any other file that PIL cannot identify count as
+unreadable and are skipped. Names that do not parse are counted and skipped as well. Both
+counts are reported once per construction through a :class:`DatasetFileWarning` that lists the
+first few paths.
 
 The scan is cached in a JSON index keyed on the sorted relative file names and the modification
 times of the folders, so a second open of a large folder only lists names.
@@ -18,6 +19,7 @@ import json
 import logging
 import math
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +112,8 @@ def image_is_readable(path: Path) -> bool:
     return True
 
 
+# NOTE: the key covers file names and folder modification times only, so a file rewritten in
+# place under the same name keeps its cached entry. Open with use_index=False after such edits.
 def _index_key(dataset_name: str, parser_version: str, files: list[str], folder_times: list[int]) -> str:
     digest = hashlib.sha256()
     digest.update(f"{INDEX_FORMAT}|{dataset_name}|{parser_version}\n".encode())
@@ -201,8 +205,18 @@ def scan_folder(
     return scan
 
 
+def _stacklevel_outside_package() -> int:
+    """Return the ``warnings.warn`` stacklevel of the first caller outside this sub-package."""
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package_dir):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def report_skipped(dataset_name: str, root: Path, scan: FolderScan) -> None:
     """Warn once about names off the layout and once about unreadable images."""
+    stacklevel = _stacklevel_outside_package()
     for paths, what in (
         (scan.bad_names, "file names do not match the layout and were skipped"),
         (scan.bad_images, "images are empty or corrupt and were skipped"),
@@ -212,7 +226,7 @@ def report_skipped(dataset_name: str, root: Path, scan: FolderScan) -> None:
             warnings.warn(
                 f"{dataset_name}: {len(paths)} {what} under {str(root)!r}: {shown}",
                 DatasetFileWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
 
 
@@ -279,7 +293,7 @@ class FolderDataset(FaceDatasetBase):
         )
 
     def locate(self, root: Path) -> Path:
-        """Return the folder that holds the images, given the folder the user passed."""
+        """Return the folder that contains the images, given the folder the user passed."""
         return root
 
     @staticmethod

@@ -96,7 +96,7 @@ class MNISTFolder(_InMemoryDigits):
     Raises
     ------
     FileNotFoundError
-        If ``root`` or any of the four IDX files is missing; the message says what to download.
+        If ``root`` or any of the four IDX files is missing. The message names the files to download.
     """
 
     def __init__(self, root: str | os.PathLike[str], train: bool = True, transform: Transform | None = None) -> None:
