@@ -467,8 +467,10 @@ def embed(
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Return the float32 CPU embeddings (n, D) of every image of ``dataset`` and its labels."""
     model.eval()
+    # An explicit generator keeps the DataLoader from drawing its base seed from the global one.
     loader = DataLoader(
-        _IndexedDataset(dataset), batch_size=batch_size, shuffle=False, num_workers=num_workers
+        _IndexedDataset(dataset), batch_size=batch_size, shuffle=False, num_workers=num_workers,
+        generator=torch.Generator().manual_seed(0),
     )
     chunks = []
     for _, images, _ in loader:
@@ -598,6 +600,7 @@ def train_run(
     resume: bool = False,
     progress: bool = True,
     epoch_callback: Callable[[int, dict[str, float]], None] | None = None,
+    initial_weights: dict[str, torch.Tensor] | None = None,
 ) -> RunResult:
     """Train an embedding network with an online triplet loss and evaluate it after every epoch.
 
@@ -620,6 +623,9 @@ def train_run(
     epoch_callback : callable, optional
         ``epoch_callback(epoch, metrics)`` after each epoch's evaluation and checkpoint, with
         ``metrics`` keyed ``"<split>_<metric>"``. An exception raised in it propagates.
+    initial_weights : dict, optional
+        A state dict of the same network to start from (for fine-tuning) instead of the seeded
+        initialisation; a resumed checkpoint takes precedence.
 
     Raises
     ------
@@ -641,6 +647,8 @@ def train_run(
     run_path = Path(run_dir) if run_dir is not None else None
 
     model = initial_model(config, device)
+    if initial_weights is not None:
+        model.load_state_dict(initial_weights)
     loss_fn = build_loss(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     use_scaler = amp_dtype == torch.float16 and device.type == "cuda"
@@ -652,6 +660,7 @@ def train_run(
         batch_sampler=sampler,
         num_workers=config.num_workers,
         pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(config.seed),
     )
     splits = {"train": _evaluation_view(train_set, config, salt=2)}
     if val_set is not None:
