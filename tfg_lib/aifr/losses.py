@@ -290,6 +290,10 @@ class BatchHardTripletLoss(_TripletLossBase):
         labels = _validate_inputs(embeddings, labels)
         positive_mask, negative_mask = _pair_masks(labels)
         distances = pairwise_distances(embeddings)
+        if labels.shape[0] == 0:
+            empty = distances.new_zeros(0)
+            stats = _term_stats(0, 0, 0, empty, empty, self._normalizer(empty))
+            return self._finish(_zero_with_graph(embeddings), embeddings, stats)
 
         neg_inf = torch.tensor(float("-inf"), dtype=distances.dtype, device=distances.device)
         pos_inf = torch.tensor(float("inf"), dtype=distances.dtype, device=distances.device)
