@@ -550,7 +550,7 @@ def test_eckart_young_floor_vanishes_at_rank_bound():
     teacher = make_teacher(4, 4, 2, patch_dim=2, seed=0)
     floor = eckart_young_floor(teacher, [1, 2, 3, 4, 5], gram_samples=4096)["floor"].to_numpy()
     assert np.all(floor[:3] > 1e-4)
-    assert np.all(floor[3:] < 1e-6)
+    assert np.all(floor[3:] == 0.0)
     assert np.all(np.diff(floor) <= 1e-12)
 
 

@@ -16,6 +16,11 @@ from .depth_efficiency import (
     run_depth_efficiency,
     train_regression,
 )
+from .depth_efficiency_report import (
+    describe_depth_efficiency,
+    plot_depth_efficiency,
+    summarize_depth_efficiency,
+)
 from .representation import GaussianRepresentation, NeuronRepresentation, image_patches, make_representation
 from .signed_log import (
     signed_log,
@@ -44,4 +49,7 @@ __all__ = [
     "relative_l2_error",
     "eckart_young_floor",
     "run_depth_efficiency",
+    "summarize_depth_efficiency",
+    "plot_depth_efficiency",
+    "describe_depth_efficiency",
 ]

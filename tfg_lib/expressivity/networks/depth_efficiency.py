@@ -249,7 +249,11 @@ def eckart_young_floor(
     gram_root = (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
 
     singular_values = np.linalg.svd(_matricization(_dense_ht_tensor(teacher, gram_root)), compute_uv=False)
-    energy = np.square(singular_values)
+    # Singular values below numpy's matrix_rank tolerance count as zero, so Z at or above the
+    # numerical rank gets a floor of exactly 0 instead of rounding noise.
+    matrix_side = max(teacher.M ** ((teacher.N + 1) // 2), teacher.M ** (teacher.N // 2))
+    tolerance = singular_values[0] * matrix_side * np.finfo(np.float64).eps
+    energy = np.square(np.where(singular_values > tolerance, singular_values, 0.0))
     tails = np.concatenate([np.cumsum(energy[::-1])[::-1], [0.0]])
     floors = [math.sqrt(tails[min(z, len(energy))] / tails[0]) for z in components]
     return pd.DataFrame({"components": components, "floor": floors})
