@@ -160,15 +160,22 @@ def load_backbone_weights(
             f"save torchvision's {network} weights with torch.save(model.state_dict(), path)."
         )
     state = {key: value for key, value in state.items() if not key.startswith("fc.")}
-    missing, unexpected = backbone.load_state_dict(state, strict=False)
-    missing = [key for key in missing if not key.startswith("fc.")]
-    if missing or unexpected:
+    expected = {key: value.shape for key, value in backbone.state_dict().items() if not key.startswith("fc.")}
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    reshaped = [
+        key for key in expected
+        if key in state and tuple(getattr(state[key], "shape", ())) != tuple(expected[key])
+    ]
+    if missing or unexpected or reshaped:
         raise ValueError(
             f"pretrained_weights={str(path)!r} does not match {network}: "
             f"{len(missing)} missing keys (first: {missing[:3]}), "
-            f"{len(unexpected)} unexpected keys (first: {list(unexpected)[:3]}). "
+            f"{len(unexpected)} unexpected keys (first: {unexpected[:3]}), "
+            f"{len(reshaped)} keys of another shape (first: {reshaped[:3]}). "
             f"Use the {network} file from {RESNET_WEIGHT_FILES.get(network)}."
         )
+    backbone.load_state_dict(state, strict=False)
     logger.info("loaded %s weights from %s", network, path)
 
 
