@@ -12,6 +12,7 @@ import functools
 import math
 import types
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,15 +29,18 @@ from tfg_lib.expressivity import (
 from tfg_lib.expressivity.networks import (
     DeepConvAC,
     ShallowConvAC,
+    describe_depth_efficiency,
     eckart_young_floor,
     image_patches,
     make_teacher,
+    plot_depth_efficiency,
     run_depth_efficiency,
     signed_log,
     signed_log_linear,
     signed_log_pair_product,
     signed_log_product,
     signed_log_to_value,
+    summarize_depth_efficiency,
 )
 from tfg_lib.expressivity.networks.depth_efficiency import _dense_ht_tensor
 
@@ -565,3 +569,50 @@ def test_run_depth_efficiency_is_reproducible():
     assert first["cp_rank_bound"].unique().tolist() == [4]
     assert first["coefficients"].tolist() == [4 * 2 * 1 + 1, 4 * 2 * 4 + 4, 2 * 2 * 4 + 2 * 2 * 2 + 2]
     assert np.isfinite(first["test_error"]).all()
+
+
+# ---------------------------------------------------------------- report of a run
+
+
+def hand_made_results() -> pd.DataFrame:
+    # Two seeds, bound r^{N/2} = 4; the shallow Z = 4 student is the first to reach the deep
+    # student's mean error of 0.02 (its mean is (0.01 + 0.03) / 2 = 0.02).
+    rows = []
+    for seed, errors in ((0, (0.5, 0.1, 0.01, 0.01)), (1, (0.7, 0.3, 0.03, 0.03))):
+        for (architecture, z, coefficients, floor), error in zip(
+            (("shallow", 1, 17, 0.4), ("shallow", 2, 34, 0.05), ("shallow", 4, 68, 0.0), ("deep", 2, 42, 0.0)),
+            errors,
+        ):
+            rows.append({"seed": seed, "architecture": architecture, "components": z,
+                         "coefficients": coefficients, "test_error": error, "floor": floor,
+                         "cp_rank_bound": 4})
+    return pd.DataFrame(rows)
+
+
+def test_summarize_depth_efficiency_aggregates_seeds():
+    summary = summarize_depth_efficiency(hand_made_results()).set_index(["architecture", "components"])
+    assert summary.loc[("shallow", 1), "test_error_mean"] == pytest.approx(0.6)
+    assert summary.loc[("shallow", 1), "test_error_min"] == pytest.approx(0.5)
+    assert summary.loc[("shallow", 1), "test_error_max"] == pytest.approx(0.7)
+    assert summary.loc[("deep", 2), "coefficients"] == 42
+    assert (summary["seeds"] == 2).all()
+    assert len(summary) == 4
+
+
+def test_describe_depth_efficiency_names_matching_student():
+    text = describe_depth_efficiency(hand_made_results())
+    assert "Z=4 and 68 coefficients" in text
+    assert "1.6 times" in text  # 68 / 42
+    assert "1.50 to 4.00 times the floor" in text  # 0.6 / 0.4 and 0.2 / 0.05
+
+
+def test_plot_depth_efficiency_returns_drawn_data():
+    fig, drawn = plot_depth_efficiency(hand_made_results(), language="es")
+    assert list(drawn["architecture"]) == ["shallow", "shallow", "shallow", "deep"]
+    assert fig.axes[0].get_xlabel().startswith("Coeficientes")
+    plt.close(fig)
+
+
+def test_report_rejects_foreign_frame():
+    with pytest.raises(ValueError, match="run_depth_efficiency"):
+        summarize_depth_efficiency(pd.DataFrame({"seed": [0]}))
