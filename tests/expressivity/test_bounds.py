@@ -110,3 +110,12 @@ def test_sweep_table_columns_and_gap():
 def test_invalid_fit_arguments_raise(call, error, fragment):
     with pytest.raises(error, match=fragment):
         call()
+
+
+def test_sweep_marks_errors_above_smaller_z_as_stalled():
+    # One ALS iteration from a random start leaves some Z worse than a smaller Z.
+    tensor = random_ht_model(4, 3, (3, 3), seed=207).tensor()
+    table = cp_approximation_sweep(tensor, [1, 2, 3, 4, 5, 6], n_init=1, n_iter_max=1, progress=False)
+    best_before = table["relative_error"].cummin().shift(1, fill_value=np.inf)
+    np.testing.assert_array_equal(table["stalled"], table["relative_error"] > best_before)
+    assert not table["stalled"].iloc[0]

@@ -236,7 +236,10 @@ def cp_approximation_sweep(
         One row per Z: ``Z``, ``relative_error`` (best start), ``worst_error``,
         ``lower_bound`` (relative, ``bound / ||A||_F``), ``gap`` (relative_error -
         lower_bound), ``hit_cap`` (every start ran to n_iter_max), ``iterations`` (of the best
-        start) and ``l2_reg`` (largest ridge used).
+        start), ``l2_reg`` (largest ridge used) and ``stalled``: the best error exceeds the best
+        error of a smaller Z. A fit with Z components can copy any fit with fewer (the extra
+        components set to zero), so the optimal error never rises with Z, and a rise shows that
+        ALS stopped in a swamp or a local minimum.
     """
     from tqdm.auto import tqdm
 
@@ -259,4 +262,8 @@ def cp_approximation_sweep(
             "iterations": fit.iterations[best],
             "l2_reg": max(fit.l2_reg),
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    order = table.sort_values("Z")
+    best_smaller = order["relative_error"].cummin().shift(1, fill_value=np.inf)
+    table["stalled"] = (order["relative_error"] > best_smaller).reindex(table.index)
+    return table

@@ -33,7 +33,8 @@ def ht_diagram_layout(model: HTModel) -> tuple[pd.DataFrame, pd.DataFrame]:
         ``N/2^l r_l`` vectors at level l < L, ``r_{L-1}`` products and Y class tensors on top.
     edges : DataFrame
         Columns ``source``, ``target``, ``weight`` (the coefficient a^{l,j,g}_a, NaN for the
-        two unweighted edges into each product) and ``label``.
+        two unweighted edges into each product), ``label``, ``index`` (the summation index a)
+        and ``count`` (how many values a takes there).
     """
     if not isinstance(model, HTModel):
         raise TypeError(f"model must be an HTModel, got {type(model).__name__}.")
@@ -47,20 +48,22 @@ def ht_diagram_layout(model: HTModel) -> tuple[pd.DataFrame, pd.DataFrame]:
                       "index": index, "label": label, "x": x, "y": height})
         return node
 
+    slot = ranks[0] + 0.5  # horizontal room per leaf position, so leaf circles never overlap
+
     def centre(level: int, position: int) -> float:
         span = 2**level
-        return (position - 1) * span + (span - 1) / 2
+        return ((position - 1) * span + (span - 1) / 2) * slot
 
     vectors = {}
     for j in range(1, N + 1):
-        for a, dx in enumerate(_offsets(ranks[0], 0.6), start=1):
+        for a, dx in enumerate(_offsets(ranks[0], 0.6 * slot), start=1):
             vectors[(0, j, a)] = add_node("vector", 0, j, a, rf"$\phi^{{0,{j},{a}}}$",
                                           centre(0, j) + dx, 0.0)
 
     for level in range(1, L + 1):
         r_below = ranks[level - 1]
         positions = N >> level
-        width = 0.6 * 2**level
+        width = 0.6 * 2**level * slot
         weights = model.inner[level - 1] if level < L else None
         for j in range(1, positions + 1):
             products = {}
@@ -70,7 +73,7 @@ def ht_diagram_layout(model: HTModel) -> tuple[pd.DataFrame, pd.DataFrame]:
                 products[a] = product
                 for child in (2 * j - 1, 2 * j):
                     edges.append({"source": vectors[(level - 1, child, a)], "target": product,
-                                  "weight": np.nan, "label": ""})
+                                  "weight": np.nan, "label": "", "index": a, "count": r_below})
             if level < L:
                 outputs = range(1, ranks[level] + 1)
                 coefficients = lambda g, a: weights[j - 1, g - 1, a - 1]  # noqa: E731
@@ -86,7 +89,7 @@ def ht_diagram_layout(model: HTModel) -> tuple[pd.DataFrame, pd.DataFrame]:
                 for a, product in products.items():
                     value = float(coefficients(g, a))
                     edges.append({"source": product, "target": target, "weight": value,
-                                  "label": f"{value:.2g}"})
+                                  "label": f"{value:.2g}", "index": a, "count": len(products)})
     return pd.DataFrame(nodes), pd.DataFrame(edges)
 
 
@@ -102,7 +105,7 @@ def draw_ht_diagram(model: HTModel, ax=None, language: str = "en", edge_labels: 
 
     nodes, edges = ht_diagram_layout(model)
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.6 * model.N * max(model.ranks[0], 1) ** 0.5 + 2, 1.6 * model.L + 2))
+        _, ax = plt.subplots(figsize=(0.9 * model.N * (model.ranks[0] + 0.5) + 2, 1.6 * model.L + 2))
     where = nodes.set_index("node")[["x", "y"]]
     for edge in edges.itertuples():
         start, end = where.loc[edge.source], where.loc[edge.target]
@@ -110,13 +113,16 @@ def draw_ht_diagram(model: HTModel, ax=None, language: str = "en", edge_labels: 
         ax.plot([start.x, end.x], [start.y, end.y], color=PALETTE[0] if weighted else "0.6",
                 linewidth=1.0 if weighted else 0.8, zorder=1)
         if edge_labels and weighted:
-            ax.text(start.x + 0.6 * (end.x - start.x), start.y + 0.6 * (end.y - start.y), edge.label,
+            # Spread the labels of one node's incoming edges along their length so crossing
+            # edges do not print their labels on top of each other.
+            t = 0.3 + 0.4 * (edge.index - 1) / max(edge.count - 1, 1)
+            ax.text(start.x + t * (end.x - start.x), start.y + t * (end.y - start.y), edge.label,
                     fontsize=7, ha="center", va="center", color=PALETTE[1],
                     bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
     styles = {"vector": ("o", "white"), "product": ("o", "0.9"), "class": ("s", "white")}
     for kind, (marker, colour) in styles.items():
         part = nodes[nodes["kind"] == kind]
-        ax.scatter(part["x"], part["y"], s=520 if kind != "product" else 260, marker=marker,
+        ax.scatter(part["x"], part["y"], s=720 if kind != "product" else 260, marker=marker,
                    facecolor=colour, edgecolor="black", zorder=2)
         for node in part.itertuples():
             ax.text(node.x, node.y, node.label, ha="center", va="center",
@@ -127,7 +133,7 @@ def draw_ht_diagram(model: HTModel, ax=None, language: str = "en", edge_labels: 
     ax.grid(False)
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
-    ax.set_xlim(nodes["x"].min() - 0.7, nodes["x"].max() + 0.7)
+    ax.set_xlim(nodes["x"].min() - 0.8, nodes["x"].max() + 0.8)
     ax.set_ylim(-0.7, 2.0 * model.L + 0.7)
     ranks = ", ".join(str(rank) for rank in model.ranks)
     ax.set_title(tr(language, f"HT construction, N={model.N}, L={model.L}, ranks ({ranks})",
