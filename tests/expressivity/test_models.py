@@ -106,7 +106,7 @@ def test_ht_from_cp_equals_cp_tensor(N, M, Z, Y, shared):
         np.testing.assert_allclose(ht.tensor(y), cp.tensor(y), rtol=1e-11, atol=1e-13)
 
 
-def test_ht_from_cp_all_ones_weights_break_the_construction():
+def test_all_ones_weights_miss_cp_tensor():
     # The thesis' proof sets every level-1 weight to 1; that mixes the components and does not
     # reproduce the CP tensor, which is why ht_from_cp uses selector weights.
     cp = random_cp_model(4, 3, 2, seed=16)

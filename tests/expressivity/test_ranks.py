@@ -157,7 +157,8 @@ def test_float_rank_flagged_where_certified_rank_differs():
     assert not dense.trustworthy
     assert dense.rank == np.linalg.matrix_rank(matricize(model.tensor()))
     certified = certified_rank(model, structured=True)
-    assert certified.rank == 256 and certified.exact
+    assert certified.rank == 256
+    assert certified.exact
     with pytest.warns(UntrustworthyRankWarning, match="not trustworthy"):
         assert matricization_rank(model) == 255
     assert matricization_rank(model, method="certified") == 256

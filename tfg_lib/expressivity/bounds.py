@@ -1,4 +1,4 @@
-"""How well a CP model with Z components can approximate a tensor: a proven bound and ALS fits.
+"""Approximation of a tensor by a CP model with Z components: a proven bound and ALS fits.
 
 For any tensor B with at most Z CP components, rank[B] <= Z, so by the Eckart-Young theorem on
 the odd/even matricization ``||A - B||_F >= sqrt(sum_{i>Z} sigma_i([A])^2)``. This is the

@@ -79,9 +79,9 @@ def ht_rank_grid(
 ) -> pd.DataFrame:
     """Measure rank[A] of random HT models over a grid, by the three paths, beside the bound.
 
-    Each model is drawn with integers from ``-integers..integers`` (so the certified path applies
-    to the very model the float paths measure); the ranks above r_0 are ``inner_rank``
-    (default r_0). A path is skipped (NaN) where its matrix side exceeds its limit: the dense
+    Each model is drawn with integers from ``-integers..integers``, so the certified path applies
+    to the very model the float paths measure. The ranks above r_0 are ``inner_rank`` (default
+    r_0). A path is skipped (NaN) where its matrix side exceeds its limit: the dense
     path needs side M^(N/2) <= ``max_dense_side``, the structured and the certified structured
     path need min(r_0, M)^(N/2) <= ``max_core_side``.
 

@@ -7,10 +7,10 @@ fully described by the coefficient tensors ``A^y`` of shape ``(M,) * N``.
 
 Array layouts (float64):
 
-* :class:`CPModel`: ``weights`` (Y, Z) holds a^y_z and ``vectors`` (N, Z, M) holds
+* :class:`CPModel`: ``weights`` (Y, Z) stores a^y_z and ``vectors`` (N, Z, M) stores
   ``vectors[i, z] = w^{z, i+1}``, so ``A^y = sum_z a^y_z w^{z,1} ⊗ ... ⊗ w^{z,N}``.
-* :class:`HTModel`: ``leaves`` (N, r_0, M) holds phi^{0,j,a}; ``inner[l-1]`` (N/2^l, r_l,
-  r_{l-1}) holds a^{l,j,g}_a for l = 1..L-1; ``top`` (Y, r_{L-1}) holds a^{L,y}_a, with
+* :class:`HTModel`: ``leaves`` (N, r_0, M) stores phi^{0,j,a}; ``inner[l-1]`` (N/2^l, r_l,
+  r_{l-1}) stores a^{l,j,g}_a for l = 1..L-1; ``top`` (Y, r_{L-1}) stores a^{L,y}_a, with
   ``phi^{l,j,g} = sum_a a^{l,j,g}_a phi^{l-1,2j-1,a} ⊗ phi^{l-1,2j,a}`` and
   ``A^y = sum_a a^{L,y}_a phi^{L-1,1,a} ⊗ phi^{L-1,2,a}``.
 
@@ -213,7 +213,7 @@ class HTModel:
     leaves : ndarray, shape (N, r_0, M)
         ``leaves[j, a] = phi^{0, j+1, a}``.
     inner : tuple of ndarray
-        L-1 arrays; ``inner[l-1]`` has shape (N / 2^l, r_l, r_{l-1}) and holds a^{l,j,g}_a as
+        L-1 arrays; ``inner[l-1]`` has shape (N / 2^l, r_l, r_{l-1}) and stores a^{l,j,g}_a as
         ``inner[l-1][j, g, a]``. Empty for N = 2.
     top : ndarray, shape (Y, r_{L-1})
         ``top[y, a] = a^{L,y}_a``.
@@ -234,6 +234,7 @@ class HTModel:
                 f"leaves has shape {leaves.shape}; its first axis N={N} must be a power of two "
                 "of at least 2."
             )
+
         L = N.bit_length() - 1
         inner = tuple(
             _as_float_array(f"inner[{index}]", array, 3) for index, array in enumerate(self.inner)
@@ -242,6 +243,7 @@ class HTModel:
             raise ValueError(
                 f"inner has {len(inner)} arrays, but N={N} needs L-1={L - 1} inner levels."
             )
+
         previous = leaves.shape[1]
         for level, array in enumerate(inner, start=1):
             expected = (N >> level, array.shape[1], previous)
@@ -251,20 +253,23 @@ class HTModel:
                     f"(N/2^{level}, r_{level}, r_{level - 1}) = {expected}."
                 )
             previous = array.shape[1]
+
         top = _as_float_array("top", self.top, 2)
         if top.shape[1] != previous:
             raise ValueError(
                 f"top has shape {top.shape}; it needs shape (Y, r_{L - 1}) with r_{L - 1}={previous}."
             )
+
         if self.shared:
-            for name, array in (("leaves", leaves),) + tuple(
-                (f"inner[{index}]", a) for index, a in enumerate(inner)
-            ):
+            named = [("leaves", leaves)]
+            named += [(f"inner[{index}]", array) for index, array in enumerate(inner)]
+            for name, array in named:
                 if not all(np.array_equal(array[0], part) for part in array[1:]):
                     raise ValueError(
                         f"shared=True but the slices of {name} differ between positions; pass "
                         "equal slices for every j, or shared=False."
                     )
+
         object.__setattr__(self, "leaves", leaves)
         object.__setattr__(self, "inner", inner)
         object.__setattr__(self, "top", top)

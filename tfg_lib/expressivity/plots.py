@@ -32,7 +32,7 @@ def _path_label(language: str, column: str) -> str:
 
 
 def plot_rank_grid(ht_table: pd.DataFrame, cp_table: pd.DataFrame, language: str = "en"):
-    """Figure 1: measured rank[A] against min(r_0, M)^(N/2) for HT and against Z for CP."""
+    """Plot figure 1, the measured rank[A] against min(r_0, M)^(N/2) for HT and against Z for CP."""
     check_language(language)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     bounds = ht_table["bound"].astype(float)
@@ -42,9 +42,9 @@ def plot_rank_grid(ht_table: pd.DataFrame, cp_table: pd.DataFrame, language: str
     for colour, N in zip(PALETTE, sorted(ht_table["N"].unique())):
         part = ht_table[ht_table["N"] == N]
         for column, marker in PATH_MARKERS.items():
-            shown = part[part[column].notna()]
-            filled = shown[~shown["shared"]]
-            hollow = shown[shown["shared"]]
+            measured = part[part[column].notna()]
+            filled = measured[~measured["shared"]]
+            hollow = measured[measured["shared"]]
             left.scatter(filled["bound"], filled[column], marker=marker, color=colour, s=30, alpha=0.8)
             if marker != "x":
                 left.scatter(hollow["bound"] * 1.08, hollow[column], marker=marker, s=30,
@@ -79,7 +79,7 @@ def plot_rank_grid(ht_table: pd.DataFrame, cp_table: pd.DataFrame, language: str
 
 
 def plot_spectrum(results: dict[str, DenseRank], language: str = "en"):
-    """The relative singular-value spectra sigma_k / sigma_1, with each rank threshold."""
+    """Plot the relative singular-value spectra sigma_k / sigma_1, with each rank threshold."""
     check_language(language)
     fig, ax = plt.subplots()
     for colour, (name, result) in zip(PALETTE, results.items()):
@@ -99,7 +99,7 @@ def plot_spectrum(results: dict[str, DenseRank], language: str = "en"):
 
 
 def plot_cp_approximation(table: pd.DataFrame, rank: int, language: str = "en"):
-    """Figure 2: best parafac error against the Eckart-Young bound as Z grows."""
+    """Plot figure 2, the best parafac error against the Eckart-Young bound as Z grows."""
     check_language(language)
     fig, ax = plt.subplots()
     floor = EPS
@@ -124,7 +124,7 @@ def plot_cp_approximation(table: pd.DataFrame, rank: int, language: str = "en"):
 
 
 def plot_coefficient_counts(table: pd.DataFrame, language: str = "en"):
-    """Figure 3: the thesis' count formulas as lines, the models' exact counts as points."""
+    """Plot figure 3, the thesis' count formulas as lines, the models' exact counts as points."""
     check_language(language)
     names = {
         "CP": ("CP, Z components", "CP, Z componentes"),
@@ -148,7 +148,7 @@ def plot_coefficient_counts(table: pd.DataFrame, language: str = "en"):
 
 
 def plot_ht_diagrams(models: Sequence[HTModel], language: str = "en"):
-    """Figure 4: the construction diagram of each model, side by side."""
+    """Plot figure 4, the construction diagram of each model, side by side."""
     check_language(language)
     fig, axes = plt.subplots(1, len(models), figsize=(7.5 * len(models), 5.5))
     for ax, model in zip(np.atleast_1d(axes), models):
@@ -158,7 +158,7 @@ def plot_ht_diagrams(models: Sequence[HTModel], language: str = "en"):
 
 
 def plot_symmetry(table: pd.DataFrame, language: str = "en"):
-    """Figure 5: symmetry deviation per N for CP and HT, shared and not (zeros at the floor)."""
+    """Plot figure 5, the symmetry deviation per N for CP and HT, shared and not (zeros at the floor)."""
     check_language(language)
     floor = EPS * 1e-2
     fig, ax = plt.subplots()

@@ -403,7 +403,7 @@ def _as_ht(source: object, name: str = "source") -> HTModel:
 def _kron_core(level1: list[list[np.ndarray]], upper: tuple, top: np.ndarray, combine) -> np.ndarray:
     """Run the HT recursion from matricized level-1 blocks up, with Kronecker products.
 
-    ``upper`` holds the inner weights of levels 2..L-1 and ``top`` the weights of one class.
+    ``upper`` contains the inner weights of levels 2..L-1 and ``top`` the weights of one class.
     """
     blocks = level1
     for weights in upper:
