@@ -300,6 +300,18 @@ def test_ht_model_round_trip(shared):
     )
 
 
+@pytest.mark.parametrize("kind", ["shallow", "deep"])
+def test_coefficient_tensor_equals_reference(kind):
+    generator = torch.Generator().manual_seed(9)
+    if kind == "shallow":
+        network = ShallowConvAC(4, PATCH_DIM, 3, 2, num_classes=2, generator=generator)
+        reference = shallow_tensor(network)
+    else:
+        network = DeepConvAC(4, PATCH_DIM, 3, (2, 3), num_classes=2, generator=generator)
+        reference = deep_tensor(network)
+    np.testing.assert_allclose(network.coefficient_tensor(1), reference(1), rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("shared", [False, True])
 def test_random_models_convert_and_score(shared):
     cp_model = random_cp_model(4, 3, 2, Y=2, shared=shared, seed=1)

@@ -14,6 +14,10 @@ functions f_d. They differ in how A^y is factored:
 
 With ``shared=True`` a layer uses the same 1x1 weights at every position.
 
+``network.representation(patches)`` returns the values f_d(x_i), shape ``(B, N, M)``, and
+:meth:`coefficient_tensor` the dense A^y, so a score can be checked against the contraction
+directly.
+
 Every intermediate value travels as a (log-magnitude, sign) pair (see
 :mod:`~tfg_lib.expressivity.networks.signed_log`), so N = 64 factors neither overflow nor
 underflow in float32. :meth:`log_scores` returns the scores in that form; :meth:`forward`
@@ -108,6 +112,10 @@ class _ConvACBase(nn.Module):
     def coefficient_count(self) -> int:
         """Number of coefficients of the tensor model: all weights but the representation's."""
         return sum(p.numel() for name, p in self.named_parameters() if not name.startswith("representation."))
+
+    def coefficient_tensor(self, y: int = 0) -> np.ndarray:
+        """Build the dense float64 coefficient tensor A^y, shape ``(M,) * N``, via the tensor model."""
+        return self.to_tensor_model().tensor(y)
 
     def log_scores(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the scores as ``(log|h|, sign h)``, each of shape ``(B, Y)``."""
@@ -218,6 +226,10 @@ class ShallowConvAC(_ConvACBase):
     @property
     def Z(self) -> int:
         return self.components
+
+    def to_tensor_model(self):
+        """Return :meth:`to_cp_model`."""
+        return self.to_cp_model()
 
     def _signed_log_scores(self, patches: torch.Tensor, rescale: bool):
         log_abs, sign = self.representation.signed_log(patches)  # (B, N, M)
@@ -345,6 +357,10 @@ class DeepConvAC(_ConvACBase):
     @property
     def L(self) -> int:
         return len(self.ranks)
+
+    def to_tensor_model(self):
+        """Return :meth:`to_ht_model`."""
+        return self.to_ht_model()
 
     def _signed_log_scores(self, patches: torch.Tensor, rescale: bool):
         log_abs, sign = self.representation.signed_log(patches)  # (B, N, M)

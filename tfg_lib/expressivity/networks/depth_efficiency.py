@@ -241,8 +241,9 @@ def eckart_young_floor(
 
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     patches = random_patches(gram_samples, 1, teacher.patch_dim, generator)
+    representation = copy.deepcopy(teacher.representation).cpu()
     with torch.no_grad():
-        values = teacher.representation.cpu()(patches.to(next(teacher.representation.parameters()).dtype))
+        values = representation(patches.to(next(representation.parameters()).dtype))
     values = values[:, 0].double().numpy()
     gram = values.T @ values / gram_samples
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
