@@ -69,6 +69,16 @@ def test_cp_coefficients_match_tensorly_and_stack_classes():
         np.testing.assert_allclose(model.tensor(y), reference, rtol=RTOL)
 
 
+def test_cp_coefficients_pytorch_backend_matches_numpy():
+    model = random_cp_model(4, 3, 5, Y=2, seed=19)
+    numpy_tensor = cp_coefficients(model.weights, model.vectors)
+    torch_tensor = cp_coefficients(model.weights, model.vectors, backend="pytorch")
+    assert torch_tensor.dtype == np.float64
+    np.testing.assert_allclose(torch_tensor, numpy_tensor, rtol=1e-13)
+    with pytest.raises(ValueError, match="backend"):
+        cp_coefficients(model.weights, model.vectors, backend="jax")
+
+
 def test_ht_tensor_n4_matches_explicit_sums():
     # N = 4, L = 2: A[d1,d2,d3,d4] = sum_a top_a phi^{1,1,a}[d1,d2] phi^{1,2,a}[d3,d4] with
     # phi^{1,j,g}[d,e] = sum_b inner[j,g,b] leaves[2j-1,b,d] leaves[2j,b,e].

@@ -1,6 +1,7 @@
 """Matricization and the three rank paths: index loops, TensorLy, exact rational ranks."""
 
 import itertools
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from tfg_lib.expressivity import (
     DEFAULT_PRIME,
+    HTModel,
     UntrustworthyRankWarning,
     certified_rank,
     cp_rank_bound,
@@ -160,8 +162,9 @@ def test_float_rank_flagged_where_certified_rank_differs():
     assert certified.rank == 256
     assert certified.exact
     with pytest.warns(UntrustworthyRankWarning, match="not trustworthy"):
-        assert matricization_rank(model) == 255
+        assert matricization_rank(model, method="dense") == 255
     assert matricization_rank(model, method="certified") == 256
+    assert matricization_rank(model) == 256
 
 
 def test_rank_verdict_on_planted_spectrum():
@@ -182,9 +185,38 @@ def test_dense_rank_rtol_and_margin():
     assert dense_rank(matrix, rtol=3e-8, margin=5.0).trustworthy
 
 
+def test_certified_rank_uses_float_parameters_exactly():
+    # N = 2: [A] = V_1^T diag(top) V_2. Leaf row 3 is 0.1 * row 1 + 0.3 * row 2 in float64
+    # arithmetic, so the exact rank (over the rationals of the stored floats) is computed with
+    # Fractions, from the same parameters, as the reference.
+    rng = np.random.default_rng(105)
+    leaves = rng.standard_normal((2, 3, 4))
+    leaves[0, 2] = 0.1 * leaves[0, 0] + 0.3 * leaves[0, 1]
+    model = HTModel(leaves=leaves, inner=(), top=rng.standard_normal((1, 3)))
+    left = [[Fraction(float(x)) for x in row] for row in leaves[0]]
+    right = [[Fraction(float(x)) for x in row] for row in leaves[1]]
+    top = [Fraction(float(x)) for x in model.top[0]]
+    exact = [
+        [sum(left[a][d] * top[a] * right[a][e] for a in range(3)) for e in range(4)] for d in range(4)
+    ]
+    common = np.lcm.reduce([value.denominator for row in exact for value in row])
+    integer_matrix = np.array([[int(value * common) for value in row] for row in exact], dtype=object)
+    assert certified_rank(model).rank == exact_rank(integer_matrix)
+    assert certified_rank(model, structured=True).rank == exact_rank(integer_matrix)
+
+
+@pytest.mark.parametrize("N, M, ranks", [(4, 3, (2, 2)), (8, 3, (3, 2, 2)), (16, 2, (2, 2, 2, 2)), (16, 100, (2, 1, 1, 2))])
+def test_auto_rank_of_float_models_is_bound(N, M, ranks):
+    model = random_ht_model(N, M, ranks, seed=106)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UntrustworthyRankWarning)
+        assert matricization_rank(model) == ht_rank_bound(N, M, ranks[0])
+        assert certified_rank(model, structured=True).exact
+
+
 def test_matricization_rank_methods_on_ht():
     model = random_ht_model(8, 3, (2, 2, 2), Y=2, seed=104, integers=1000)
-    for method in ("dense", "structured", "certified"):
+    for method in ("auto", "dense", "structured", "certified"):
         assert matricization_rank(model, method=method, y=1) == 16
 
 
@@ -192,7 +224,8 @@ def test_matricization_rank_methods_on_ht():
     "call, error, fragment",
     [
         (lambda: matricization_rank(np.eye(2), method="svd"), ValueError, "method='svd'"),
-        (lambda: certified_rank(random_ht_model(4, 2, (2, 2), seed=0)), ValueError, "integer"),
+        (lambda: certified_rank(np.array([[0.5, 1.0], [1.0, 2.0]])), ValueError, "integer"),
+        (lambda: certified_rank(np.eye(2), y=0, structured=True), TypeError, "HTModel"),
         (lambda: certified_rank(np.eye(2), prime=15), ValueError, "prime=15"),
         (lambda: certified_rank(np.eye(2), prime=2**61 - 1), ValueError, "2\\^31"),
         (lambda: structured_rank(np.eye(2)), TypeError, "dense_rank"),
@@ -209,3 +242,10 @@ def test_default_prime_is_prime():
     import flint
 
     assert flint.fmpz(DEFAULT_PRIME).is_prime()
+
+
+def test_auto_rank_warns_below_bound():
+    model = random_ht_model(2, 3, (2,), seed=107)
+    deficient = HTModel(leaves=model.leaves, inner=(), top=np.array([[1.5, 0.0]]))
+    with pytest.warns(UntrustworthyRankWarning, match="below the upper bound"):
+        assert matricization_rank(deficient) == 1

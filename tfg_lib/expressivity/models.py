@@ -170,7 +170,7 @@ class CPModel:
         return int(vectors + self.weights.size)
 
 
-def cp_coefficients(weights: object, vectors: object) -> np.ndarray:
+def cp_coefficients(weights: object, vectors: object, backend: str = "numpy") -> np.ndarray:
     """Build the dense CP tensor ``sum_z a_z w^{z,1} ⊗ ... ⊗ w^{z,N}`` with TensorLy.
 
     Parameters
@@ -179,6 +179,8 @@ def cp_coefficients(weights: object, vectors: object) -> np.ndarray:
         The weights a_z of one class, or of every class.
     vectors : array_like, shape (N, Z, M)
         ``vectors[i, z] = w^{z, i+1}``.
+    backend : {"numpy", "pytorch"}
+        TensorLy backend for ``cp_to_tensor``; float64 either way, the result is a numpy array.
 
     Returns
     -------
@@ -186,6 +188,8 @@ def cp_coefficients(weights: object, vectors: object) -> np.ndarray:
     """
     import tensorly as tl
 
+    if backend not in ("numpy", "pytorch"):
+        raise ValueError(f"backend={backend!r} is invalid; use 'numpy' or 'pytorch'.")
     weights = np.asarray(weights, dtype=np.float64)
     vectors = _as_float_array("vectors", vectors, 3)
     if weights.ndim not in (1, 2) or weights.shape[-1] != vectors.shape[1]:
@@ -194,10 +198,16 @@ def cp_coefficients(weights: object, vectors: object) -> np.ndarray:
             f"shape (Z,) or (Y, Z) with Z={vectors.shape[1]}."
         )
     factors = [np.ascontiguousarray(vectors[i].T) for i in range(vectors.shape[0])]
-    with tl.backend_context("numpy"):
-        if weights.ndim == 1:
-            return np.asarray(tl.cp_to_tensor((weights, factors)))
-        return np.stack([np.asarray(tl.cp_to_tensor((w, factors))) for w in weights])
+    rows = weights[None] if weights.ndim == 1 else weights
+
+    if backend == "pytorch":
+        import torch
+
+        factors = [torch.from_numpy(factor) for factor in factors]
+        rows = torch.from_numpy(np.ascontiguousarray(rows))
+    with tl.backend_context(backend):
+        tensors = [np.asarray(tl.to_numpy(tl.cp_to_tensor((row, factors)))) for row in rows]
+    return tensors[0] if weights.ndim == 1 else np.stack(tensors)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ The three paths:
 
 * **dense** (:func:`dense_rank`): build A^y, matricize, SVD in float64. Returns the spectrum and a
   verdict on whether the floating-point rank can be trusted.
-* **certified** (:func:`certified_rank`): integer parameters, rank modulo a prime with
-  python-flint's ``nmod_mat``. The rank modulo p never exceeds the rank over the rationals, so it
+* **certified** (:func:`certified_rank`): exact model parameters (integers, or floats scaled
+  exactly to integers), rank modulo a prime with python-flint's ``nmod_mat``. The rank modulo p never exceeds the rank over the rationals, so it
   is a proven lower bound, and an exact rank when it reaches the upper bound.
 * **structured** (:func:`structured_rank`): from the HT factors alone. Every level-1 node joins
   one odd and one even mode, so ``[phi^{1,j,g}] = V_{2j-1}^T diag(a^{1,j,g}) V_{2j}`` and higher
@@ -286,6 +286,7 @@ def _check_prime(prime: object) -> int:
 
 
 def _integer_array(name: str, array: np.ndarray, prime: int) -> np.ndarray:
+    """Reduce an integer-valued array modulo ``prime``, or raise ``ValueError``."""
     values = np.asarray(array)
     if values.dtype.kind in "iu":
         return np.mod(values.astype(np.int64), prime)
@@ -294,10 +295,37 @@ def _integer_array(name: str, array: np.ndarray, prime: int) -> np.ndarray:
         values.size and np.abs(values).max() >= 2.0**53
     ):
         raise ValueError(
-            f"{name} has non-integer entries; the certified rank needs exact integer parameters. "
-            "Draw them with random_ht_model(..., integers=K) or random_cp_model(..., integers=K)."
+            f"{name} has non-integer entries; the certified rank of a plain tensor needs exact "
+            "integers. Pass the model instead (its float parameters are used exactly), or an "
+            "integer tensor."
         )
     return np.mod(values.astype(np.int64), prime)
+
+
+def _scaled_residues(name: str, array: np.ndarray, prime: int) -> np.ndarray:
+    """Reduce ``2^k * array`` modulo ``prime``, with k the smallest shift that makes it integral.
+
+    A float64 is the exact binary rational ``m * 2^e`` (m an integer below 2^53), so the scaled
+    array is integral and computed here without rounding. Scaling one parameter array of a CP or
+    HT model by a nonzero constant scales A^y by a nonzero constant (A^y is multilinear in the
+    arrays), which leaves every rank unchanged.
+    """
+    values = np.asarray(array, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} contains NaN or infinite entries; pass finite values.")
+    if np.array_equal(values, np.round(values)) and (not values.size or np.abs(values).max() < 2.0**53):
+        return np.mod(values.astype(np.int64), prime)
+    fraction, exponent = np.frexp(values)
+    mantissa = (fraction * 2.0**53).astype(np.int64)  # exact: 53 significant bits
+    exponent = exponent.astype(np.int64) - 53
+    nonzero = mantissa != 0
+    shift = np.where(nonzero, exponent - exponent[nonzero].min(), 0)
+    residues = np.mod(mantissa, prime)
+    for value in np.unique(shift):
+        factor = pow(2, int(value), prime)
+        selected = shift == value
+        residues[selected] = residues[selected] * factor % prime
+    return residues
 
 
 def _mod_khatri_rao_rows(left: np.ndarray, right: np.ndarray, prime: int) -> np.ndarray:
@@ -321,21 +349,21 @@ def _mod_rank(matrix: np.ndarray, prime: int) -> int:
 
 
 def _mod_ht_tensor(model: HTModel, y: int, prime: int) -> np.ndarray:
-    phi = list(_integer_array("leaves", model.leaves, prime))
+    phi = list(_scaled_residues("leaves", model.leaves, prime))
     for index, weights in enumerate(model.inner):
-        weights = _integer_array(f"inner[{index}]", weights, prime)
+        weights = _scaled_residues(f"inner[{index}]", weights, prime)
         phi = [
             _mod_weighted_sum(weights[j], _mod_khatri_rao_rows(phi[2 * j], phi[2 * j + 1], prime), prime)
             for j in range(len(phi) // 2)
         ]
-    top = _integer_array("top", model.top, prime)[y : y + 1]
+    top = _scaled_residues("top", model.top, prime)[y : y + 1]
     flat = _mod_weighted_sum(top, _mod_khatri_rao_rows(phi[0], phi[1], prime), prime)[0]
     return flat.reshape((model.M,) * model.N)
 
 
 def _mod_cp_tensor(model: CPModel, y: int, prime: int) -> np.ndarray:
-    vectors = _integer_array("vectors", model.vectors, prime)
-    weights = _integer_array("weights", model.weights, prime)[y]
+    vectors = _scaled_residues("vectors", model.vectors, prime)
+    weights = _scaled_residues("weights", model.weights, prime)[y]
     flat = np.ones((model.Z, 1), dtype=np.int64)
     for i in range(model.N):
         flat = _mod_khatri_rao_rows(flat, vectors[i], prime)
@@ -356,11 +384,14 @@ def certified_rank(
     exact (``CertifiedRank.exact``). A result below the bound proves nothing about deficiency:
     with probability about side/p the reduction modulo p loses rank.
 
+    A model's float parameters are used exactly: each parameter array is scaled by the power
+    of two that makes it integral (the binary rationals float64 stores), which leaves the rank
+    unchanged, so the result certifies the model as given and not a rounded copy of A^y.
+
     Parameters
     ----------
     source : CPModel, HTModel or integer array_like
-        Integer-valued parameters (or tensor entries), for example from
-        ``random_ht_model(..., integers=K)``.
+        A model with any finite parameters, or a tensor with integer entries.
     y : int
         Class index for models.
     prime : int
@@ -474,7 +505,7 @@ def structured_rank(
 def _certified_structured_rank(source: object, y: int, prime: int) -> CertifiedRank:
     model = _as_ht(source)
     y = _check_class(y, model.Y)
-    leaves = _integer_array("leaves", model.leaves, prime)
+    leaves = _scaled_residues("leaves", model.leaves, prime)
     r0 = model.ranks[0]
     identity_leaves = r0 <= model.M and all(_mod_rank(leaf, prime) == r0 for leaf in leaves)
     if identity_leaves:
@@ -496,18 +527,18 @@ def _certified_structured_rank(source: object, y: int, prime: int) -> CertifiedR
         return _mod_matmul(scaled.T, leaves[2 * j + 1], prime)
 
     if model.L == 1:
-        core = level1_block(0, _integer_array("top", model.top, prime)[y])
+        core = level1_block(0, _scaled_residues("top", model.top, prime)[y])
     else:
-        first = _integer_array("inner[0]", model.inner[0], prime)
+        first = _scaled_residues("inner[0]", model.inner[0], prime)
         level1 = [
             [level1_block(j, first[j, g]) for g in range(first.shape[1])]
             for j in range(model.N // 2)
         ]
         upper = tuple(
-            _integer_array(f"inner[{index}]", weights, prime)
+            _scaled_residues(f"inner[{index}]", weights, prime)
             for index, weights in enumerate(model.inner[1:], start=1)
         )
-        top = _integer_array("top", model.top, prime)[y]
+        top = _scaled_residues("top", model.top, prime)[y]
         core = _kron_core(level1, upper, top, combine_pair)
     rank = _mod_rank(core, prime)
     return CertifiedRank(rank, prime, rank_upper_bound(source), min(core.shape))
@@ -525,12 +556,15 @@ def _mod_matmul(left: np.ndarray, right: np.ndarray, prime: int) -> np.ndarray:
 # one entry point
 
 
-METHODS = ("dense", "certified", "structured")
+METHODS = ("auto", "dense", "certified", "structured")
+
+AUTO_CERTIFIED_MAX_SIDE = 4096
+"""Largest matrix side that ``method="auto"`` sends to the certified path (memory of nmod_mat)."""
 
 
 def matricization_rank(
     model_or_tensor: object,
-    method: str = "dense",
+    method: str = "auto",
     y: int = 0,
     rtol: float | None = None,
     prime: int = DEFAULT_PRIME,
@@ -540,11 +574,15 @@ def matricization_rank(
     Parameters
     ----------
     model_or_tensor : CPModel, HTModel or array_like
-    method : {"dense", "certified", "structured"}
-        ``"dense"``: float64 SVD of the matricization (:func:`dense_rank`), with an
-        :class:`UntrustworthyRankWarning` when the verdict is negative. ``"certified"``: rank
-        modulo ``prime`` of integer parameters (:func:`certified_rank`), a proven lower bound.
-        ``"structured"``: float64 SVD of the HT core (:func:`structured_rank`), models only.
+    method : {"auto", "dense", "certified", "structured"}
+        ``"dense"``: float64 SVD of the matricization (:func:`dense_rank`). ``"structured"``:
+        float64 SVD of the HT core (:func:`structured_rank`), models only. ``"certified"``: rank
+        modulo ``prime`` of the exact parameters (:func:`certified_rank`), a proven lower bound.
+        ``"auto"``: for a model, the certified rank of the HT core (of the dense matricization
+        when N is not a power of two) if that matrix has side at most 4096, else the structured
+        rank; for a tensor, the dense rank. The float paths raise an
+        :class:`UntrustworthyRankWarning` when their verdict is negative, and the certified
+        path warns when it stays below :func:`rank_upper_bound`.
     y : int
         Class index for models.
     rtol : float, optional
@@ -554,8 +592,22 @@ def matricization_rank(
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} is invalid; use one of {', '.join(METHODS)}.")
+    if method == "auto":
+        method = _auto_method(model_or_tensor)
     if method == "certified":
-        return certified_rank(model_or_tensor, y=y, prime=prime).rank
+        structured = isinstance(model_or_tensor, HTModel) or (
+            isinstance(model_or_tensor, CPModel) and _is_power_of_two(model_or_tensor.N)
+        )
+        result = certified_rank(model_or_tensor, y=y, prime=prime, structured=structured)
+        if not result.exact:
+            warnings.warn(
+                f"the certified rank {result.rank} is below the upper bound {result.upper_bound}: "
+                "either A is rank deficient or the reduction modulo the prime lost rank; try "
+                "another prime to tell them apart.",
+                UntrustworthyRankWarning,
+                stacklevel=2,
+            )
+        return result.rank
     if method == "structured":
         result = structured_rank(model_or_tensor, y=y, rtol=rtol)
     else:
@@ -564,8 +616,28 @@ def matricization_rank(
         warnings.warn(
             f"the {method} rank {result.rank} is not trustworthy: sigma_rank/sigma_1 = "
             f"{result.smallest_counted:.3g} is within a factor {result.margin:g} of the threshold "
-            f"{result.threshold:.3g}; use method='certified' with integer parameters.",
+            f"{result.threshold:.3g}; use method='certified'.",
             UntrustworthyRankWarning,
             stacklevel=2,
         )
     return result.rank
+
+
+def _is_power_of_two(value: int) -> bool:
+    return value >= 2 and not value & (value - 1)
+
+
+def _auto_method(source: object) -> str:
+    if isinstance(source, HTModel):
+        side = min(source.ranks[0], source.M) ** (source.N // 2)
+    elif isinstance(source, CPModel):
+        if _is_power_of_two(source.N):
+            side = min(source.Z, source.M) ** (source.N // 2)
+        else:
+            side = source.M ** (source.N // 2)
+    else:
+        return "dense"
+    if side <= AUTO_CERTIFIED_MAX_SIDE:
+        return "certified"
+    logger.info("core side %d exceeds %d; using the structured float rank", side, AUTO_CERTIFIED_MAX_SIDE)
+    return "structured"
