@@ -45,7 +45,7 @@ def _check_int_list(name: str, values: object, minimum: int) -> list[int]:
 
 
 def _rank_row(model, max_dense_side: int, max_core_side: int, core_side: int) -> dict:
-    """Run the three paths on one integer-valued model wherever their size limits allow."""
+    """Run the three paths on one model wherever their size limits allow."""
     dense_side = model.M ** (model.N // 2)
     row: dict = {"dense_rank": np.nan, "dense_trustworthy": None, "structured_rank": np.nan,
                  "structured_trustworthy": None, "certified_rank": np.nan, "certified_exact": None}
@@ -72,16 +72,17 @@ def ht_rank_grid(
     inner_rank: int | None = None,
     seeds: int = 1,
     seed: int = 0,
-    integers: int = 1000,
+    integers: int | None = None,
     max_dense_side: int = 729,
     max_core_side: int = 1024,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Measure rank[A] of random HT models over a grid, by the three paths, beside the bound.
 
-    Each model is drawn with integers from ``-integers..integers``, so the certified path applies
-    to the very model the float paths measure. The ranks above r_0 are ``inner_rank`` (default
-    r_0). A path is skipped (NaN) where its matrix side exceeds its limit: the dense
+    Each model has standard normal entries (the continuous draw of Theorem 1), or integers from
+    ``-integers..integers`` when ``integers`` is given. All three paths measure the same model:
+    the certified path uses the float parameters exactly. The ranks above r_0 are
+    ``inner_rank`` (default r_0). A path is skipped (NaN) where its matrix side exceeds its limit: the dense
     path needs side M^(N/2) <= ``max_dense_side``, the structured and the certified structured
     path need min(r_0, M)^(N/2) <= ``max_core_side``.
 
@@ -116,7 +117,7 @@ def cp_rank_grid(
     Z_values: Sequence[int] = (1, 2, 4, 8, 16, 32),
     shared_values: Sequence[bool] = (False, True),
     seed: int = 0,
-    integers: int = 1000,
+    integers: int | None = None,
     max_dense_side: int = 729,
     max_core_side: int = 1024,
     progress: bool = True,
@@ -124,7 +125,7 @@ def cp_rank_grid(
     """Measure rank[A] of random CP models against Z, beside :func:`cp_rank_bound`.
 
     The structured path goes through :func:`ht_from_cp` (core side min(Z, M)^(N/2)). Size
-    limits and integer draws as in :func:`ht_rank_grid`.
+    limits and draws as in :func:`ht_rank_grid`.
     """
     from tqdm.auto import tqdm
 
