@@ -247,6 +247,14 @@ def test_local_rank_leaves_out_lone_queries():
     assert local_rank_at_k(x, labels, 1, [[0, 1, 2], [1, 2, 3]], exclude_lone_queries=False) == pytest.approx(2 / 6)
 
 
+def test_local_rank_counts_repeated_index_once():
+    # Sample 0 repeated, as P-K sampling with repetition produces: its copy is not a neighbour.
+    x = np.array([[0.0], [1.0], [1.5], [9.0]])
+    labels = np.array([0, 1, 1, 0])
+    # Distinct batch [0, 1, 2, 3]: query 0 -> 1 (miss); 1 -> 2 (hit); 2 -> 1 (hit); 3 -> 2 (miss).
+    assert local_rank_at_k(x, labels, 1, [[0, 0, 1, 2, 3]]) == pytest.approx(2 / 4)
+
+
 def test_local_rank_invalid_batches_raise():
     x, labels = random_embeddings(0, n=20, identities=5)
     with pytest.raises(ValueError, match="exceeds"):

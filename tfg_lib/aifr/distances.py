@@ -83,11 +83,11 @@ def pairwise_distances(
 
         x_sq = (x * x).sum(dim=1)
         y_sq = x_sq if same else (y * y).sum(dim=1)
-        sq = x_sq[:, None] + y_sq[None, :] - 2.0 * (x @ y.T)
+        sq = x_sq[:, None] + y_sq[None, :] - 2.0 * (x @ y.mT)
         sq = sq.clamp_min(0)
         if same:
-            eye = torch.eye(x.shape[0], dtype=torch.bool, device=x.device)
-            sq = sq.masked_fill(eye, 0.0)
+            # clamp_min saves its input, not its output, so the in-place edit is safe for autograd.
+            sq.fill_diagonal_(0.0)
 
         if squared:
             return sq

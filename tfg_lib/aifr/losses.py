@@ -134,11 +134,24 @@ class _TripletLossBase(nn.Module):
             return nn.functional.softplus(violation)
         return torch.relu(violation)
 
-    def _normalizer(self, an_distances: torch.Tensor) -> torch.Tensor:
-        """Return ``mu``, the mean anchor-negative distance, or 1 when ``normalize`` is off."""
-        if not self.normalize or an_distances.numel() == 0:
-            return torch.ones((), dtype=an_distances.dtype, device=an_distances.device)
-        mu = an_distances.mean().clamp_min(_NORMALIZER_FLOOR)
+    def _normalizer(self, an_distances: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Return ``mu``, the mean anchor-negative distance, or 1 when ``normalize`` is off.
+
+        With ``mask`` the mean is over ``an_distances[mask]``, computed without boolean indexing.
+        """
+        one = torch.ones((), dtype=an_distances.dtype, device=an_distances.device)
+        if not self.normalize:
+            return one
+        if mask is None:
+            if an_distances.numel() == 0:
+                return one
+            mu = an_distances.mean()
+        else:
+            count = mask.sum()
+            if int(count) == 0:
+                return one
+            mu = torch.where(mask, an_distances, torch.zeros_like(an_distances)).sum() / count
+        mu = mu.clamp_min(_NORMALIZER_FLOOR)
         return mu.detach() if self.detach_normalizer else mu
 
     def _norm_penalty_term(self, embeddings: torch.Tensor) -> torch.Tensor | None:
@@ -300,10 +313,11 @@ class BatchHardTripletLoss(_TripletLossBase):
         hardest_positive = torch.where(positive_mask, distances, neg_inf).amax(dim=1)
         hardest_negative = torch.where(negative_mask, distances, pos_inf).amin(dim=1)
 
-        valid_anchor = positive_mask.any(dim=1) & negative_mask.any(dim=1)
+        # An anchor without positive keeps -inf, one without negative keeps +inf.
+        valid_anchor = torch.isfinite(hardest_positive) & torch.isfinite(hardest_negative)
         ap = hardest_positive[valid_anchor]
         an = hardest_negative[valid_anchor]
-        mu = self._normalizer(distances[negative_mask])
+        mu = self._normalizer(distances, negative_mask)
         violation = (ap - an) / mu + self.margin
         terms = self._activation(violation)
 
@@ -414,7 +428,7 @@ class BatchAllTripletLoss(_TripletLossBase):
 
         positive_counts = positive_mask.sum(dim=1)
         num_terms = int((positive_counts * negative_mask.sum(dim=1)).sum())
-        mu = self._normalizer(distances[negative_mask])
+        mu = self._normalizer(distances, negative_mask)
         ap_all = distances[positive_mask]
         an_all = distances[negative_mask]
         if num_terms == 0:

@@ -255,7 +255,8 @@ def local_rank_at_k(
     Parameters
     ----------
     batches : iterable of index sequences
-        Each batch lists indices into ``embeddings``; every batch needs more than k samples.
+        Each batch lists indices into ``embeddings``. Repeated indices count once, and every
+        batch needs more than k distinct samples.
     """
     x = _as_embeddings(embeddings)
     codes = _as_label_codes(labels, x.shape[0], x.device)
@@ -266,7 +267,9 @@ def local_rank_at_k(
     total_hits = 0
     total_queries = 0
     for number, batch in enumerate(batches):
-        index = torch.as_tensor(np.asarray(batch, dtype=np.int64).reshape(-1), device=x.device)
+        # A sample repeated in a batch (P-K sampling with repetition) is one sample: its copy
+        # must not answer its own query.
+        index = torch.as_tensor(np.unique(np.asarray(batch, dtype=np.int64).reshape(-1)), device=x.device)
         if index.numel() and (int(index.min()) < 0 or int(index.max()) >= x.shape[0]):
             raise ValueError(f"batch {number} has indices outside [0, {x.shape[0]})")
         if index.numel() <= k:
