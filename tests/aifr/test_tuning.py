@@ -38,7 +38,7 @@ from tfg_lib.aifr.tuning import (
     trial_counts,
 )
 from tfg_lib.aifr.tuning import cli, report
-from tfg_lib.aifr.tuning.retrain import subsample_per_identity
+from tfg_lib.aifr.tuning.retrain import split_for_search, subsample_per_identity
 from tfg_lib.aifr.tuning.space import default_space_file, search_space_from_dict
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -147,7 +147,7 @@ def test_space_conditions_gate_parameters(switches, expected):
     TrainConfig.from_dict(values).validate()
 
 
-@pytest.mark.parametrize("profile", [None, "quick", "full"])
+@pytest.mark.parametrize("profile", [None, "quick", "mnist", "full"])
 def test_sampled_configs_are_valid(profile):
     space = load_search_space(profile=profile)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
@@ -212,6 +212,17 @@ def test_folds_disjoint_by_identity(k, counts):
     if k >= 2:
         # Every image is validated on exactly once across the folds.
         assert sorted(validated) == list(range(labels.size))
+
+
+def test_split_for_search_holds_out_identities():
+    data = ten_identities()
+    split = split_for_search(data, folds=2, test_fraction=0.2, seed=3)
+    test_ids = set(data.labels[split.test_indices].tolist())
+    assert len(test_ids) == 2
+    assert test_ids.isdisjoint(data.labels[split.train_indices].tolist())
+    for train, validation in split.folds:
+        assert set(split.train_set.labels[train].tolist()).isdisjoint(split.train_set.labels[validation].tolist())
+        assert test_ids.isdisjoint(split.train_set.labels[validation].tolist())
 
 
 def test_folds_same_seed_same_split():
@@ -543,18 +554,30 @@ def test_report_figures_and_tables(tmp_path):
     space = load_search_space(profile="quick")
     study = open_study("report", make_storage(tmp_path / "report.db", heartbeat_interval=None), 6)
     values = iter([0.3, 0.5, 0.4, 0.8, 0.2, float("nan")])
-    run_worker(study, lambda trial: (space.suggest(trial), next(values))[1], seed=3)
+
+    def objective(trial):
+        space.suggest(trial)
+        value = next(values)
+        if trial.number == 4:
+            trial.report(value, step=0)
+            raise optuna.TrialPruned()
+        return value
+
+    run_worker(study, objective, seed=3)
 
     frame = report.trials_frame(study)
-    assert list(frame["state"]) == ["COMPLETE"] * 5 + ["FAIL"]
+    assert list(frame["state"]) == ["COMPLETE"] * 4 + ["PRUNED", "FAIL"]
     assert report.best_trial(study).number == 3
 
     fig, history = report.plot_optimization_history(study, language="es")
+    # Best so far, by hand: 0.3, max(0.3, 0.5), 0.5 (0.4 is lower), 0.8, then 0.8 carried past the pruned trial.
     assert list(history["best_so_far"]) == [0.3, 0.5, 0.5, 0.8, 0.8]
+    assert list(history["state"]) == ["COMPLETE"] * 4 + ["PRUNED"]
     assert fig.axes[0].get_xlabel() == "Prueba"
 
     fig, importances = report.plot_param_importances(study, seed=0)
     assert importances["importance"].sum() == pytest.approx(1.0)
+    assert "network" not in set(importances["parameter"])  # a single choice has no importance
 
     fig, lines = report.plot_parallel_coordinates(study, space)
     assert lines["position"].between(0.0, 1.0).all()

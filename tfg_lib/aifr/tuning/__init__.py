@@ -15,10 +15,18 @@ from tfg_lib.aifr.tuning.objective import (
     failure_reason,
     identity_folds,
 )
+from tfg_lib.aifr.tuning.retrain import (
+    HoldoutResult,
+    SearchSplit,
+    retrain_and_test,
+    split_for_search,
+    subsample_per_identity,
+)
 from tfg_lib.aifr.tuning.space import Parameter, SearchSpace, default_space_file, load_search_space
 from tfg_lib.aifr.tuning.study import (
     WorkerReport,
     add_trials,
+    delete_study_if_exists,
     make_pruner,
     make_sampler,
     make_storage,
@@ -30,12 +38,15 @@ from tfg_lib.aifr.tuning.study import (
 
 __all__ = [
     "CrossValidationObjective",
+    "HoldoutResult",
     "Parameter",
     "SearchSpace",
+    "SearchSplit",
     "TrialFailedError",
     "WorkerReport",
     "add_trials",
     "default_space_file",
+    "delete_study_if_exists",
     "failure_reason",
     "identity_folds",
     "load_search_space",
@@ -43,7 +54,10 @@ __all__ = [
     "make_sampler",
     "make_storage",
     "open_study",
+    "retrain_and_test",
     "run_worker",
+    "split_for_search",
     "storage_url",
+    "subsample_per_identity",
     "trial_counts",
 ]

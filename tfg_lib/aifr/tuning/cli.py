@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from tfg_lib.aifr.tuning.objective import CrossValidationObjective, TrainFunction, identity_folds
+from tfg_lib.aifr.tuning.objective import CrossValidationObjective, TrainFunction
 from tfg_lib.aifr.tuning.report import best_trial, trials_frame
-from tfg_lib.aifr.tuning.retrain import retrain_and_test, subsample_per_identity
+from tfg_lib.aifr.tuning.retrain import retrain_and_test, split_for_search, subsample_per_identity
 from tfg_lib.aifr.tuning.space import load_search_space
 from tfg_lib.aifr.tuning.study import (
     GRACE_PERIOD,
@@ -97,16 +97,12 @@ def main(argv: Sequence[str] | None = None, train_fn: TrainFunction | None = Non
 
 
 def _run(args: argparse.Namespace, train_fn: TrainFunction | None) -> int:
-    from tfg_lib.aifr.datasets import split_by_identity
-
     space = load_search_space(args.space, profile=args.profile)
     dataset = load_dataset(args.dataset, args.data_root)
     if args.images_per_identity is not None:
         dataset = dataset.subset(subsample_per_identity(dataset.labels, args.images_per_identity, seed=args.seed))
-    train_indices, test_indices = split_by_identity(dataset.labels, (1.0 - args.test_fraction, args.test_fraction), seed=args.seed)
-    train_set = dataset.subset(train_indices)
-    folds = identity_folds(train_set.labels, args.folds, seed=args.seed)
-    objective = CrossValidationObjective(train_set, space, folds, train_fn=train_fn, device=args.device)
+    split = split_for_search(dataset, args.folds, test_fraction=args.test_fraction, seed=args.seed)
+    objective = CrossValidationObjective(split.train_set, space, split.folds, train_fn=train_fn, device=args.device)
 
     settings = {
         "space": space.to_dict(),
@@ -131,7 +127,7 @@ def _run(args: argparse.Namespace, train_fn: TrainFunction | None) -> int:
             return 0
         best = best_trial(study)
         result = retrain_and_test(
-            dataset, space, best.params, train_indices, test_indices, train_fn=train_fn, device=args.device, progress=False
+            dataset, space, best.params, split.train_indices, split.test_indices, train_fn=train_fn, device=args.device, progress=False
         )
         metrics = {key: round(float(value), 4) for key, value in result.test_metrics.items() if np.isfinite(value)}
         print(f"best trial {best.number} (validation Rank@1 {best.value:.4f}); held-out test: {json.dumps(metrics)}")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import optuna
 import pandas as pd
@@ -114,7 +115,8 @@ def plot_optimization_history(study: optuna.Study, language: str = "en") -> tupl
     frame = trials_frame(study)
     frame = frame[frame["state"].isin(["COMPLETE", "PRUNED"])].sort_values("number")
     complete = frame["state"] == "COMPLETE"
-    best = frame["value"].where(complete).cummax()
+    # The best complete value so far; pruned trials carry it forward.
+    best = frame["value"].where(complete).cummax().ffill()
     data = pd.DataFrame(
         {"trial": frame["number"], "state": frame["state"], "value": frame["value"], "best_so_far": best}
     )
@@ -129,6 +131,7 @@ def plot_optimization_history(study: optuna.Study, language: str = "en") -> tupl
         if len(part):
             ax.scatter(part["trial"], part["value"], marker=marker, color=colour, label=labels[state])
     ax.step(data["trial"], data["best_so_far"], where="post", color=PALETTE[2], label=tr(language, "best so far", "mejor hasta ahora"))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(tr(language, "Trial", "Prueba"))
     ax.set_ylabel(tr(language, "Mean validation Rank@1 over folds", "Rank@1 medio de validación"))
     ax.set_title(tr(language, "Optimisation history", "Historia de la optimización"))
@@ -139,15 +142,18 @@ def plot_optimization_history(study: optuna.Study, language: str = "en") -> tupl
 def plot_param_importances(study: optuna.Study, language: str = "en", seed: int = 0) -> tuple[plt.Figure, pd.DataFrame]:
     """Plot the fANOVA importance of each parameter sampled in every complete trial.
 
-    The importances sum to 1. With fewer than two complete trials, or when no parameter varies,
-    the figure says so and the table is empty.
+    Parameters with a single possible value are left out. The importances sum to 1. With fewer
+    than two complete trials, or when no parameter varies, the figure says so and the table is
+    empty.
     """
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    names = sorted(set.intersection(*(set(trial.params) for trial in complete))) if complete else []
+    names = [name for name in names if not complete[0].distributions[name].single()]
     importances: dict[str, float] = {}
-    if len(complete) >= 2:
+    if len(complete) >= 2 and names:
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
         try:
-            importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+            importances = optuna.importance.get_param_importances(study, evaluator=evaluator, params=names)
         except (RuntimeError, ValueError) as error:
             logger.warning("parameter importances could not be computed: %s", error)
     data = pd.DataFrame({"parameter": list(importances), "importance": list(importances.values())})

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tfg_lib.aifr.tuning.objective import TrainFunction
+from tfg_lib.aifr.tuning.objective import TrainFunction, identity_folds
 from tfg_lib.aifr.tuning.space import SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,49 @@ def subsample_per_identity(labels: Sequence[int] | np.ndarray, count: int, seed:
     if not chosen:
         return np.zeros(0, dtype=np.int64)
     return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+@dataclass
+class SearchSplit:
+    """Identity-disjoint parts of a data set for a search and its final test.
+
+    Attributes
+    ----------
+    train_indices, test_indices : ndarray of int64
+        Indices into the full data set; the test identities take no part in the search.
+    train_set
+        ``dataset.subset(train_indices)``, the data the search cross-validates on.
+    folds : list of (train_idx, val_idx)
+        Identity folds of ``train_set``, indices into ``train_set``.
+    """
+
+    train_indices: np.ndarray
+    test_indices: np.ndarray
+    train_set: Any
+    folds: list[tuple[np.ndarray, np.ndarray]]
+
+
+def split_for_search(dataset: Any, folds: int, test_fraction: float = 0.2, seed: int = 0) -> SearchSplit:
+    """Hold out ``test_fraction`` of the identities, then cut the rest into ``folds`` identity folds.
+
+    Both cuts use ``seed``, so every worker of a study that passes the same arguments gets the
+    same parts.
+    """
+    from tfg_lib.aifr.datasets import split_by_identity
+
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(
+            f"test_fraction={test_fraction!r} is invalid; use a fraction of the identities strictly "
+            "between 0 and 1, such as 0.2."
+        )
+    train_indices, test_indices = split_by_identity(dataset.labels, (1.0 - test_fraction, test_fraction), seed=seed)
+    train_set = dataset.subset(train_indices)
+    return SearchSplit(
+        train_indices=train_indices,
+        test_indices=test_indices,
+        train_set=train_set,
+        folds=identity_folds(train_set.labels, folds, seed=seed),
+    )
 
 
 @dataclass

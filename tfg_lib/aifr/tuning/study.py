@@ -232,6 +232,18 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+def delete_study_if_exists(study_name: str, storage: optuna.storages.BaseStorage | str | os.PathLike[str] | None) -> bool:
+    """Delete the study ``study_name`` with all its trials; return whether it existed."""
+    if not isinstance(storage, optuna.storages.BaseStorage):
+        storage = make_storage(storage)
+    try:
+        optuna.delete_study(study_name=study_name, storage=storage)
+    except KeyError:
+        return False
+    logger.info("deleted study %r", study_name)
+    return True
+
+
 def add_trials(study: optuna.Study, count: int) -> int:
     """Queue ``count`` more trials in ``study`` and return the new total.
 
