@@ -41,6 +41,7 @@ from tfg_lib.expressivity.networks import (
     signed_log_product,
     signed_log_to_value,
     summarize_depth_efficiency,
+    train_regression,
 )
 from tfg_lib.expressivity.networks.depth_efficiency import _dense_ht_tensor
 
@@ -459,6 +460,27 @@ def test_rescale_gives_unit_root_mean_square_scores():
     assert scores.square().mean().sqrt().item() == pytest.approx(1.0, rel=1e-9)
 
 
+@pytest.mark.parametrize("kind", ["shallow", "deep"])
+def test_rebalance_keeps_function_and_unit_hidden_scale(kind):
+    generator = torch.Generator().manual_seed(10)
+    if kind == "shallow":
+        network = ShallowConvAC(8, PATCH_DIM, 4, 3, generator=generator).double()
+        hidden = network.conv_weight
+    else:
+        network = DeepConvAC(8, PATCH_DIM, 4, 2, generator=generator).double()
+        hidden = network.leaf_weight
+    with torch.no_grad():
+        hidden.mul_(1e-3)  # hidden values far below unit scale, as after a collapse
+    patches = torch.randn(256, 8, PATCH_DIM, generator=generator, dtype=torch.float64)
+    scores_before = network(patches)
+
+    network.rebalance_(patches)
+
+    torch.testing.assert_close(network(patches), scores_before, rtol=1e-9, atol=0.0)
+    first_layer = signed_log_linear(*network.representation.signed_log(patches), hidden)[0]
+    assert torch.exp(2 * first_layer).mean().sqrt().item() == pytest.approx(1.0, rel=1e-9)
+
+
 # ---------------------------------------------------------------- coefficient counts
 
 
@@ -581,6 +603,27 @@ def test_run_depth_efficiency_is_reproducible():
     assert first["cp_rank_bound"].unique().tolist() == [4]
     assert first["coefficients"].tolist() == [4 * 2 * 1 + 1, 4 * 2 * 4 + 4, 2 * 2 * 4 + 2 * 2 * 2 + 2]
     assert np.isfinite(first["test_error"]).all()
+
+
+def test_run_depth_efficiency_with_restarts():
+    results = run_depth_efficiency(num_patches=2, num_functions=2, rank=2, components=(2,), num_train=64,
+                                   num_test=32, epochs=5, batch_size=32, restarts=2, gram_samples=256,
+                                   progress=False)
+    assert list(results["architecture"]) == ["shallow", "deep"]
+    assert np.isfinite(results["test_error"]).all()
+    # N = 2: rank[A] <= r^{N/2} = 2, so two components already have a floor of 0.
+    assert results["floor"].tolist() == [0.0, 0.0]
+
+
+def test_train_regression_rebalance_reduces_loss():
+    generator = torch.Generator().manual_seed(11)
+    teacher = make_teacher(2, 2, 1, patch_dim=2, seed=3)
+    inputs = torch.randn(256, 2, 2, generator=generator)
+    targets = teacher(inputs).detach()
+    student = DeepConvAC(2, 2, 2, 1, representation=teacher.representation, generator=generator)
+    history = train_regression(student, inputs, targets, epochs=30, batch_size=64, lr=3e-2,
+                               device="cpu", generator=generator, progress=False, rebalance_samples=128)
+    assert history["loss"].iloc[-1] < 0.1 * history["loss"].iloc[0]
 
 
 # ---------------------------------------------------------------- report of a run

@@ -94,6 +94,11 @@ class _ConvACBase(nn.Module):
 
     def patches(self, inputs: torch.Tensor) -> torch.Tensor:
         """Return the ``(B, N, s)`` patches of ``inputs`` (patches already, or images)."""
+        if not isinstance(inputs, torch.Tensor):
+            raise TypeError(
+                f"inputs must be a torch.Tensor of patches (B, N, s) or images (B, C, H, W), "
+                f"got {type(inputs).__name__}; convert with torch.as_tensor."
+            )
         if inputs.dim() == 4:
             if self.patch_size is None:
                 raise ValueError(
@@ -134,6 +139,25 @@ class _ConvACBase(nn.Module):
         factors of typical magnitude c, the scores of a fresh network are of order c^N.
         """
         self._signed_log_scores(self.patches(inputs), rescale=True)
+        return self
+
+    @torch.no_grad()
+    def rebalance_(self, inputs: torch.Tensor) -> _ConvACBase:
+        """Rescale the hidden layers to unit root mean square output without changing the function.
+
+        Every hidden 1x1 layer is scaled as in :meth:`rescale_`, which multiplies the scores by
+        one positive constant, and the output weights are divided by that constant. During
+        training this keeps the hidden values at unit scale: in float32, hidden values that
+        shrink towards 0 would make the gradients underflow and stall the fit.
+        """
+        patches = self.patches(inputs)
+        before, _ = self._signed_log_scores(patches, rescale=False)
+        self._signed_log_scores(patches, rescale="hidden")
+        after, _ = self._signed_log_scores(patches, rescale=False)
+        shift = (before - after).flatten()
+        shift = shift[torch.isfinite(shift)]
+        if shift.numel():
+            self._output_weight().mul_(torch.exp(shift.median()))
         return self
 
     def _linear(self, log_abs, sign, weight: nn.Parameter, rescale: bool):
@@ -231,11 +255,14 @@ class ShallowConvAC(_ConvACBase):
         """Return :meth:`to_cp_model`."""
         return self.to_cp_model()
 
+    def _output_weight(self) -> nn.Parameter:
+        return self.dense_weight
+
     def _signed_log_scores(self, patches: torch.Tensor, rescale: bool):
         log_abs, sign = self.representation.signed_log(patches)  # (B, N, M)
-        log_abs, sign = self._linear(log_abs, sign, self.conv_weight, rescale)  # (B, N, Z)
+        log_abs, sign = self._linear(log_abs, sign, self.conv_weight, bool(rescale))  # (B, N, Z)
         log_abs, sign = signed_log_product(log_abs, sign, dim=1)  # global pooling: (B, Z)
-        return self._linear(log_abs, sign, self.dense_weight, rescale)  # (B, Y)
+        return self._linear(log_abs, sign, self.dense_weight, rescale is True)  # (B, Y)
 
     def to_cp_model(self):
         """Return the :class:`~tfg_lib.expressivity.CPModel` of this network, in float64."""
@@ -362,14 +389,17 @@ class DeepConvAC(_ConvACBase):
         """Return :meth:`to_ht_model`."""
         return self.to_ht_model()
 
+    def _output_weight(self) -> nn.Parameter:
+        return self.top_weight
+
     def _signed_log_scores(self, patches: torch.Tensor, rescale: bool):
         log_abs, sign = self.representation.signed_log(patches)  # (B, N, M)
-        log_abs, sign = self._linear(log_abs, sign, self.leaf_weight, rescale)  # (B, N, r_0)
+        log_abs, sign = self._linear(log_abs, sign, self.leaf_weight, bool(rescale))  # (B, N, r_0)
         for weight in self.inner_weights:
             log_abs, sign = signed_log_pair_product(log_abs, sign)  # (B, J/2, r_{l-1})
-            log_abs, sign = self._linear(log_abs, sign, weight, rescale)  # (B, J/2, r_l)
+            log_abs, sign = self._linear(log_abs, sign, weight, bool(rescale))  # (B, J/2, r_l)
         log_abs, sign = signed_log_pair_product(log_abs, sign)  # (B, 1, r_{L-1})
-        return self._linear(log_abs[:, 0], sign[:, 0], self.top_weight, rescale)  # (B, Y)
+        return self._linear(log_abs[:, 0], sign[:, 0], self.top_weight, rescale is True)  # (B, Y)
 
     def to_ht_model(self):
         """Return the :class:`~tfg_lib.expressivity.HTModel` of this network, in float64."""

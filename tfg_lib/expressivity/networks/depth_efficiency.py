@@ -129,6 +129,7 @@ def train_regression(
     generator: torch.Generator,
     progress: bool = True,
     description: str = "training",
+    rebalance_samples: int = 0,
 ) -> pd.DataFrame:
     """Fit ``model`` to ``targets`` by mean squared error with Adam and a cosine schedule.
 
@@ -148,6 +149,15 @@ def train_regression(
         CPU generator that shuffles the minibatches.
     progress : bool
         Show a tqdm progress bar over the epochs.
+    description : str
+        Label of the progress bar and of log messages.
+    rebalance_samples : int
+        When positive, a model with a ``rebalance_`` method (both ConvACs) is rebalanced on the
+        first ``rebalance_samples`` inputs at the start of every epoch. This keeps its hidden
+        values at unit scale without changing the function it computes.
+
+        NOTE: off by default. In a trial with N = 8 deep students (float32, Adam) it revived
+        students whose output had collapsed, but it slowed the fit of the others.
 
     Returns
     -------
@@ -168,7 +178,10 @@ def train_regression(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
 
     history = []
+    rebalance = getattr(model, "rebalance_", None) if rebalance_samples > 0 else None
     for epoch in tqdm(range(epochs), desc=description, disable=not progress, leave=False):
+        if rebalance is not None:
+            rebalance(inputs[:rebalance_samples].to(device))
         model.train()
         order = torch.randperm(len(inputs), generator=generator)
         total, seen = 0.0, 0
@@ -260,6 +273,52 @@ def eckart_young_floor(
     return pd.DataFrame({"components": components, "floor": floors})
 
 
+def _fit_student(
+    architecture: str,
+    width: int,
+    teacher: DeepConvAC,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    shared: bool,
+    train_representation: bool,
+    restarts: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    device: torch.device,
+    generator: torch.Generator,
+    progress: bool,
+) -> nn.Module:
+    """Train ``restarts`` random students for a fifth of ``epochs``, then the best for ``epochs``."""
+    def new_student() -> nn.Module:
+        representation = copy.deepcopy(teacher.representation).requires_grad_(train_representation)
+        arguments = dict(shared=shared, representation=representation, generator=generator)
+        network_class = ShallowConvAC if architecture == "shallow" else DeepConvAC
+        student = network_class(teacher.N, teacher.patch_dim, teacher.M, width, **arguments)
+        return student.rescale_(inputs[:4096])
+
+    description = f"{architecture} {width}"
+    if restarts == 1:
+        best = new_student()
+    else:
+        candidates = []
+        for restart in range(restarts):
+            candidate = new_student()
+            history = train_regression(
+                candidate, inputs, targets, epochs=max(1, epochs // 5), batch_size=batch_size, lr=lr,
+                device=device, generator=generator, progress=progress,
+                description=f"{description} start {restart}",
+            )
+            candidates.append((history["loss"].iloc[-1], restart, candidate))
+        loss, restart, best = min(candidates, key=lambda item: (np.nan_to_num(item[0], nan=np.inf), item[1]))
+        logger.info("%s: kept start %d of %d (training loss %.3g)", description, restart, restarts, loss)
+    train_regression(
+        best, inputs, targets, epochs=epochs, batch_size=batch_size, lr=lr, device=device,
+        generator=generator, progress=progress, description=description,
+    )
+    return best
+
+
 def run_depth_efficiency(
     num_patches: int = 4,
     num_functions: int = 4,
@@ -274,6 +333,7 @@ def run_depth_efficiency(
     lr: float = 1e-2,
     seeds: Sequence[int] = (0,),
     train_representation: bool = False,
+    restarts: int = 1,
     gram_samples: int = 2**17,
     device: str | torch.device = "cpu",
     progress: bool = True,
@@ -287,6 +347,11 @@ def run_depth_efficiency(
     layer, frozen unless ``train_representation``. ``gram_samples`` patches estimate the Gram
     matrix of the Eckart-Young floor (:func:`eckart_young_floor`).
 
+    With ``restarts`` > 1 each student is drawn ``restarts`` times and every draw is trained for
+    a fifth of ``epochs``; the draw with the lowest training loss is then trained for ``epochs``
+    more. Product networks can sit on a plateau near the zero function for a long time, and
+    whether they do depends on the initial draw.
+
     Returns
     -------
     DataFrame
@@ -298,6 +363,7 @@ def run_depth_efficiency(
         ``cp_rank_bound`` = min(r, M)^(N/2).
     """
     components = [_check_positive_int("components", int(z)) for z in components]
+    _check_positive_int("restarts", restarts)
     if not components:
         raise ValueError("components is empty; pass the shallow students' Z values, such as [1, 2, 4, 8].")
     device = resolve_device(device)
@@ -315,17 +381,10 @@ def run_depth_efficiency(
 
         students = [("shallow", z) for z in components] + [("deep", rank)]
         for architecture, width in tqdm(students, desc=f"seed {seed}", disable=not progress):
-            representation = copy.deepcopy(teacher.representation).requires_grad_(train_representation)
-            arguments = dict(shared=shared, representation=representation, generator=generator)
-            if architecture == "shallow":
-                student = ShallowConvAC(num_patches, patch_dim, num_functions, width, **arguments)
-            else:
-                student = DeepConvAC(num_patches, patch_dim, num_functions, width, **arguments)
-            student.rescale_(train_inputs[:4096])
-            train_regression(
-                student, train_inputs, train_targets, epochs=epochs, batch_size=batch_size, lr=lr,
-                device=device, generator=generator, progress=progress,
-                description=f"{architecture} {width}",
+            student = _fit_student(
+                architecture, width, teacher, train_inputs, train_targets, shared=shared,
+                train_representation=train_representation, restarts=restarts, epochs=epochs,
+                batch_size=batch_size, lr=lr, device=device, generator=generator, progress=progress,
             )
             rows.append({
                 "seed": int(seed),
