@@ -231,7 +231,7 @@ def test_rank1_by_age_gap_hand_example():
 def test_rank1_by_age_gap_tie_is_miss():
     embeddings = np.array([[0.0], [1.0], [-1.0]])
     frame = rank1_by_age_gap(embeddings, np.array([0, 0, 1]), np.array([1.0, 2.0, 3.0]), bins=(0, 10))
-    # Query 0 sees positive and negative both at distance 1: a miss. Query 1 is a hit (1 < 2).
+    # Query 0 has its positive and its negative both at distance 1: a miss. Query 1 is a hit (1 < 2).
     assert frame["rank_1"].iloc[0] == 0.5
 
 
@@ -243,7 +243,7 @@ def test_rank1_by_age_gap_rejects_bad_bins(bins, match):
         rank1_by_age_gap(np.zeros((3, 2)), np.array([0, 0, 1]), np.zeros(3), bins=bins)
 
 
-def test_leave_one_person_out_without_training_matches_brute_force(grid):
+def test_lopo_without_training_brute_force(grid):
     model = grid.models[("bh", 0)]
     dataset = TinyDigits(seed=2)
     frame = leave_one_person_out(model, dataset, device="cpu")
@@ -260,7 +260,7 @@ def test_leave_one_person_out_without_training_matches_brute_force(grid):
         assert row["queries"] == queries.size
 
 
-def test_leave_one_person_out_with_fine_tuning(grid):
+def test_lopo_with_fine_tuning(grid):
     model = grid.models[("bh", 0)]
     dataset = TinyDigits(identities=4, seed=3)
     frame = leave_one_person_out(model, dataset, device="cpu",

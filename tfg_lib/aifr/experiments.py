@@ -258,7 +258,7 @@ def plot_cluster_distances(
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """Draw intra-cluster (mean pairwise) and inter-cluster (min cross) distances per epoch.
 
-    One panel per config; each curve is the mean over identities (intra) or identity pairs
+    One panel per config. Each curve is the mean over identities (intra) or identity pairs
     (inter), averaged over seeds, with a band from the smallest to the largest seed.
     """
     summary = _epoch_summary(history, split, ["intra_mean", "inter_mean"])
@@ -344,7 +344,7 @@ def rank1_by_age_gap(
 
     For a query q and the bin [lo, hi), the gallery is every image of another identity plus the
     images of q's identity (other than q) whose age differs from q's by lo <= |gap| < hi. The
-    query is a hit when its nearest gallery image has its identity; a tie between the nearest
+    query is a hit when its nearest gallery image has its identity. A tie between the nearest
     positive and the nearest negative counts as a miss. Queries with no positive in the bin are
     not counted in that bin. Images with unknown (NaN) age are never queries or positives.
 

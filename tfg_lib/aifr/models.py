@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 NETWORKS = ("light", "resnet18", "resnet50")
 
-# Where users get the ImageNet weights that ``pretrained_weights`` expects (torchvision 0.16+).
+# Download addresses of the ImageNet weights that ``pretrained_weights`` expects (torchvision 0.16+).
 RESNET_WEIGHT_FILES = {
     "resnet18": "https://download.pytorch.org/models/resnet18-f37072fd.pth",
     "resnet50": "https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
@@ -139,7 +139,7 @@ def load_backbone_weights(
     Raises
     ------
     FileNotFoundError
-        The file does not exist; the message says which file to download and where to put it.
+        The file does not exist; the message names the file to download and the path to save it at.
     ValueError
         The file does not hold a state dict matching ``network``.
     """
@@ -156,7 +156,7 @@ def load_backbone_weights(
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise ValueError(
-            f"pretrained_weights={str(path)!r} holds a {type(state).__name__}, not a state dict; "
+            f"pretrained_weights={str(path)!r} contains a {type(state).__name__}, not a state dict; "
             f"save torchvision's {network} weights with torch.save(model.state_dict(), path)."
         )
     state = {key: value for key, value in state.items() if not key.startswith("fc.")}

@@ -1,9 +1,9 @@
 """Triplet-loss training over P-K batches, with per-epoch evaluation, checkpoints and resume.
 
-The shape follows timm's training script: :func:`train_one_epoch` runs one pass over P-K
-batches, :func:`evaluate` embeds a data set under ``torch.inference_mode()`` and computes every
-retrieval and cluster metric, and :func:`train_run` ties them together with a CSV log and an
-atomic checkpoint after every epoch. Both low-level functions take explicit arguments and an
+The shape follows timm's training script. :func:`train_one_epoch` runs one pass over P-K
+batches. :func:`evaluate` embeds a data set under ``torch.inference_mode()`` and computes every
+retrieval and cluster metric. :func:`train_run` calls both once per epoch and writes a CSV log
+and an atomic checkpoint after every epoch. Both low-level functions take explicit arguments and an
 explicit device.
 
 Reproducibility: on CPU a run is a deterministic function of ``TrainConfig.seed``. Model
@@ -49,8 +49,8 @@ HISTORY_NAME = "history.csv"
 CONFIG_NAME = "config.json"
 CHECKPOINT_FORMAT = 1
 
-# Metric columns of the history, in order; "loss" and "active_fraction" are measured on fixed
-# P-K batches of the evaluated split.
+# Metric columns of the history, in order. The "loss" and "active_fraction" columns are measured
+# on fixed P-K batches of the evaluated split.
 METRIC_NAMES = (
     "loss",
     "active_fraction",
@@ -72,7 +72,7 @@ METRIC_NAMES = (
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite; ``epoch`` and ``batch`` say where (1-based epoch)."""
+    """The training loss became NaN or infinite at ``epoch`` (counted from 1) and ``batch`` (from 0)."""
 
     def __init__(self, epoch: int, batch: int, value: float) -> None:
         self.epoch = epoch
@@ -170,6 +170,7 @@ class TrainConfig:
         _check_choice("reduction", self.reduction, REDUCTIONS)
         _check_choice("small_identities", self.small_identities, SMALL_IDENTITIES)
         _check_choice("precision", self.precision, PRECISIONS)
+
         _check_int("embedding_dim", self.embedding_dim, minimum=1)
         _check_int("P", self.P, minimum=2, reason="a negative needs a second identity")
         _check_int("K", self.K, minimum=2, reason="a positive needs a second image")
@@ -182,6 +183,7 @@ class TrainConfig:
             _check_int("batches_per_epoch", self.batches_per_epoch, minimum=1)
         if self.eval_sample_size is not None:
             _check_int("eval_sample_size", self.eval_sample_size, minimum=2)
+
         _check_float("lr", self.lr, positive=True)
         _check_float("margin", self.margin, positive=False)
         _check_float("weight_decay", self.weight_decay, positive=False)
@@ -189,6 +191,7 @@ class TrainConfig:
         _check_float("norm_target", self.norm_target, positive=False)
         if self.grad_clip is not None:
             _check_float("grad_clip", self.grad_clip, positive=True)
+
         if self.pretrained_weights is not None and self.network == "light":
             raise ValueError(
                 f"pretrained_weights={self.pretrained_weights!r} was given for network='light', "
@@ -340,7 +343,7 @@ def initial_model(config: TrainConfig, device: torch.device) -> nn.Module:
 
 
 class _IndexedDataset(Dataset):
-    """Yield ``(index, image, identity)`` so a batch knows which images it repeats."""
+    """Yield ``(index, image, identity)``, so repeated images of a batch can be found by index."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
@@ -476,7 +479,7 @@ def embed(
     for _, images, _ in loader:
         with _autocast(device, amp_dtype):
             chunks.append(model(images.to(device)).float().cpu())
-    return torch.cat(chunks), np.asarray(dataset.labels, dtype=np.int64)
+    return torch.cat(chunks), np.array(dataset.labels, dtype=np.int64)
 
 
 @torch.inference_mode()
@@ -651,6 +654,7 @@ def train_run(
         model.load_state_dict(initial_weights)
     loss_fn = build_loss(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # NOTE: the CUDA, autocast and GradScaler paths are not exercised by the CPU-only tests.
     use_scaler = amp_dtype == torch.float16 and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if use_scaler else None
     sampler = build_sampler(config, train_labels, config.seed, config.batches_per_epoch)
