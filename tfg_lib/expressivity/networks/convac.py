@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -359,16 +360,15 @@ class DeepConvAC(_ConvACBase):
             representation, activation, patch_size, generator,
         )
         levels = num_patches.bit_length() - 1
-        if isinstance(ranks, int) and not isinstance(ranks, bool):
-            ranks = (ranks,) * levels
+        if isinstance(ranks, numbers.Integral) and not isinstance(ranks, bool):
+            ranks = (int(ranks),) * levels
         ranks = tuple(ranks)
         if len(ranks) != levels:
             raise ValueError(
                 f"ranks={ranks!r} has {len(ranks)} entries; N={num_patches} needs L={levels} "
                 "(r_0, ..., r_{L-1}), or pass one int."
             )
-        for index, rank in enumerate(ranks):
-            _check_positive_int(f"ranks[{index}]", rank)
+        ranks = tuple(_check_positive_int(f"ranks[{index}]", rank) for index, rank in enumerate(ranks))
         self.ranks = ranks
 
         leaf_shape = (ranks[0], num_functions) if shared else (num_patches, ranks[0], num_functions)

@@ -17,6 +17,7 @@ directly, so far-away patches give a very negative log value instead of an under
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -36,9 +37,9 @@ REPRESENTATIONS = ("gaussian", "neuron")
 
 
 def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name}={value!r} is invalid; pass a positive integer.")
-    return value
+    return int(value)
 
 
 def _check_patches(patches: torch.Tensor, patch_dim: int) -> None:
