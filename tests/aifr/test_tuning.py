@@ -105,8 +105,8 @@ def storage(tmp_path):
 def test_default_space_holds_thesis_parameters():
     space = load_search_space()
     assert space.names == THESIS_PARAMETERS
-    assert space["P"].low == 2 and space["P"].high == 10
-    assert space["K"].low == 2 and space["K"].high == 10
+    assert (space["P"].low, space["P"].high) == (2, 10)
+    assert (space["K"].low, space["K"].high) == (2, 10)
     assert set(space["network"].choices) == {"light", "resnet18", "resnet50"}
     assert set(space["loss"].choices) == {"batch_all", "batch_hard"}
     assert (space["embedding_dim"].low, space["embedding_dim"].high) == (1, 10)
@@ -143,7 +143,8 @@ def test_space_conditions_gate_parameters(switches, expected):
         assert values[key] == value
     if switches["soft_margin"]:
         assert "margin" not in values  # the hinge's margin is not sampled with softplus
-    assert "use_norm_penalty" not in values and "use_grad_clip" not in values
+    assert "use_norm_penalty" not in values
+    assert "use_grad_clip" not in values
     TrainConfig.from_dict(values).validate()
 
 
@@ -345,6 +346,28 @@ def test_invalid_configuration_fails_trial(storage):
     assert study.trials[0].user_attrs["fail_reason"].startswith("invalid configuration: K=3")
 
 
+def test_interrupted_trial_is_queued_again(storage):
+    study = open_study("interrupt", storage, 2)
+
+    def interrupted(trial):
+        trial.suggest_float("x", 0.0, 1.0)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_worker(study, interrupted)
+    first = study.trials[0]
+    assert first.state == TrialState.FAIL
+    assert first.user_attrs["fail_reason"] == "worker stopped: KeyboardInterrupt"
+
+    # A restarted worker runs the remaining trial and the copy, which keeps the parameters.
+    report_new = run_worker(study, lambda trial: trial.suggest_float("x", 0.0, 1.0))
+    copy = study.trials[2]
+    assert copy.state == TrialState.COMPLETE
+    assert copy.system_attrs["failed_trial"] == 0
+    assert copy.params == first.params
+    assert report_new.complete == [1, 2]
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), None])
 def test_non_finite_objective_fails_trial(storage, value):
     study = open_study("nan", storage, 1)
@@ -495,8 +518,8 @@ def test_softplus_trial_runs(tmp_path, loss):
     from tfg_lib.aifr.datasets import EmbeddedMNIST
 
     mnist = EmbeddedMNIST()
-    kept = subsample_per_identity(mnist.labels, 12, seed=0)
-    data = mnist.subset(kept[mnist.labels[kept] < 4])  # 12 images of each of the digits 0..3
+    chosen = subsample_per_identity(mnist.labels, 12, seed=0)
+    data = mnist.subset(chosen[mnist.labels[chosen] < 4])  # 12 images of each of the digits 0..3
     space = search_space_from_dict(
         {
             "space": {"embedding_dim": {"type": "int", "low": 2, "high": 4}},

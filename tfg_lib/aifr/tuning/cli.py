@@ -52,22 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--storage", default="tuning.db",
         help="SQLAlchemy URL (postgresql://user:password@host/db) or SQLite file path (default: tuning.db)",
     )
-    parser.add_argument("--trials", type=int, default=20, help="trials the study holds in all, set by the worker that creates it (default: 20)")
+    parser.add_argument("--trials", type=int, default=20, help="number of trials in the study, set by the worker that creates it (default: 20)")
+
     parser.add_argument("--add-trials", type=int, default=0, metavar="N", help="queue N more trials in an existing study before working")
     parser.add_argument("--folds", type=int, default=3, help="identity folds; 1 means a single hold-out split (default: 3)")
     parser.add_argument("--space", default=None, metavar="FILE", help="search space YAML file (default: the shipped search_space.yaml)")
-    parser.add_argument("--profile", default=None, help="profile of the space file to apply, such as quick or full")
+    parser.add_argument("--profile", default=None, help="profile of the space file to apply: quick, mnist or full (default with the shipped file: mnist for --dataset mnist, else full)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the splits and the sampler (default: 0)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="claim no new trial after this many seconds")
+
     parser.add_argument("--dataset", choices=DATASETS, default="mnist", help="data set; mnist is the embedded 5,000-digit sample (default)")
     parser.add_argument("--data-root", default=None, help="folder of the cacd, fgnet or lfw data set")
     parser.add_argument("--images-per-identity", type=int, default=None, metavar="N", help="keep at most N random images of each identity")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="fraction of identities held out for the final test (default: 0.2)")
+
     parser.add_argument("--device", default=None, help="torch device, such as cpu or cuda (default: CUDA when present)")
     parser.add_argument("--heartbeat", type=int, default=HEARTBEAT_INTERVAL, metavar="SECONDS", help=f"seconds between heartbeats of a running trial (default: {HEARTBEAT_INTERVAL})")
     parser.add_argument("--grace", type=int, default=GRACE_PERIOD, metavar="SECONDS", help=f"seconds without heartbeat before a trial counts as abandoned (default: {GRACE_PERIOD})")
     parser.add_argument("--retrain", action="store_true", help="when the study is done, retrain the best setting on all training identities and test it once")
-    parser.add_argument("--verbose", "-v", action="store_true", help="log every epoch")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log every epoch and print the trial table")
     return parser
 
 
@@ -78,7 +81,7 @@ def load_dataset(name: str, root: str | None) -> Any:
     if name == "mnist":
         return datasets.EmbeddedMNIST()
     if root is None:
-        raise ValueError(f"--dataset {name} needs --data-root, the folder that holds the data set.")
+        raise ValueError(f"--dataset {name} requires --data-root, the folder that contains the data set.")
     loaders = {"cacd": "CACD", "fgnet": "FGNET", "lfw": "LFW"}
     return getattr(datasets, loaders[name])(root)
 
@@ -86,7 +89,8 @@ def load_dataset(name: str, root: str | None) -> Any:
 def main(argv: Sequence[str] | None = None, train_fn: TrainFunction | None = None) -> int:
     """Run ``tfg-tune``; ``train_fn`` replaces the trainer (for tests). Return the exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.getLogger("tfg_lib").setLevel(logging.INFO)
     if not args.verbose:
         logging.getLogger("tfg_lib.aifr.training").setLevel(logging.WARNING)
     try:
@@ -97,7 +101,11 @@ def main(argv: Sequence[str] | None = None, train_fn: TrainFunction | None = Non
 
 
 def _run(args: argparse.Namespace, train_fn: TrainFunction | None) -> int:
-    space = load_search_space(args.space, profile=args.profile)
+    profile = args.profile
+    if profile is None and args.space is None:
+        # The thesis' P range does not fit folds of MNIST's ten digits; the mnist profile caps it.
+        profile = "mnist" if args.dataset == "mnist" else "full"
+    space = load_search_space(args.space, profile=profile)
     dataset = load_dataset(args.dataset, args.data_root)
     if args.images_per_identity is not None:
         dataset = dataset.subset(subsample_per_identity(dataset.labels, args.images_per_identity, seed=args.seed))
@@ -119,7 +127,7 @@ def _run(args: argparse.Namespace, train_fn: TrainFunction | None) -> int:
 
     report = run_worker(study, objective, seed=args.seed, timeout=args.timeout)
     counts = trial_counts(study)
-    print(f"worker {report.worker}: ran trials {report.trials}; study {args.study!r} now holds {json.dumps(counts)}")
+    print(f"worker {report.worker}: ran trials {report.trials}; study {args.study!r} now contains {json.dumps(counts)}")
 
     if args.retrain:
         if counts["WAITING"] or counts["RUNNING"]:

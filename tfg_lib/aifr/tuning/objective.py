@@ -33,7 +33,7 @@ TrainFunction = Callable[..., Any]
 
 
 class TrialFailedError(RuntimeError):
-    """A trial could not produce a score; ``reason`` says why in one line."""
+    """A trial could not produce a score; ``reason`` is the cause, in one line."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -44,7 +44,7 @@ def failure_reason(error: BaseException) -> str | None:
     """Describe ``error`` if it is a training failure that should not stop the study.
 
     Training failures are a non-finite loss, ``MemoryError``, torch's out-of-memory error and a
-    ``RuntimeError`` whose message says the memory ran out. Any other error returns None.
+    ``RuntimeError`` whose message reports that memory ran out. Any other error returns None.
     """
     import torch
 

@@ -143,8 +143,8 @@ def plot_param_importances(study: optuna.Study, language: str = "en", seed: int 
     """Plot the fANOVA importance of each parameter sampled in every complete trial.
 
     Parameters with a single possible value are left out. The importances sum to 1. With fewer
-    than two complete trials, or when no parameter varies, the figure says so and the table is
-    empty.
+    than two complete trials, or when no parameter varies, the figure shows a note instead and
+    the table is empty.
     """
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     names = sorted(set.intersection(*(set(trial.params) for trial in complete))) if complete else []

@@ -1,6 +1,6 @@
 """The search space as data: parameters, fixed values and pruner settings read from YAML.
 
-The shipped file ``tfg_lib/aifr/search_space.yaml`` holds the thesis' space plus the proposed
+The shipped file ``tfg_lib/aifr/search_space.yaml`` contains the thesis' space plus the proposed
 fix on/off, and named profiles that edit it. A space turns an Optuna trial, or the parameters of
 a finished trial, into the keyword arguments of ``TrainConfig``.
 """
@@ -32,7 +32,7 @@ class Parameter:
     """One searched parameter: its distribution, its condition and the config field it sets.
 
     ``when`` maps earlier parameter names to the value each must have for this parameter to be
-    sampled; when the condition fails the config field gets ``otherwise``, or keeps the
+    sampled. When the condition fails, the config field gets ``otherwise``, or keeps the
     ``TrainConfig`` default if ``has_otherwise`` is False. ``config_field`` is None for a switch that
     only gates other parameters.
     """

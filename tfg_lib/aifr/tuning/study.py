@@ -1,8 +1,8 @@
 """One study in Optuna's RDB storage, shared by any number of workers on any number of machines.
 
 The worker that creates a study queues its ``n_trials`` trials as WAITING rows. Every worker then
-claims one waiting trial at a time; the claim is a single conditional update in the database, so
-two workers never run the same trial and the study ends with exactly the trials it queued.
+claims one waiting trial at a time. The claim is a single conditional update in the database, so
+two workers never run the same trial, and the study ends with exactly the trials it queued.
 Stopping a worker loses no finished trial, because each trial is written when it ends. A worker
 that dies mid-trial stops sending heartbeats, and once the grace period has passed another worker
 marks that trial as failed and queues a copy with the same parameters.
@@ -105,7 +105,7 @@ def make_storage(
             callback = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
 
     # Workers started together on a fresh database race to create the tables, and the losers
-    # see "table already exists"; a short random wait and a retry resolves it.
+    # get "table already exists". A short random wait and a retry resolve it.
     for attempt in range(1, STORAGE_ATTEMPTS + 1):
         try:
             with warnings.catch_warnings():
@@ -159,7 +159,7 @@ def open_study(
     storage
         An RDB storage from :func:`make_storage`, or a URL or path passed to it.
     n_trials : int
-        Trials the study holds in all. Only the worker that creates the study uses it; a worker
+        Number of trials in the study. Only the worker that creates the study uses it; a worker
         that joins with another number logs a warning, and :func:`add_trials` extends a study.
     settings : mapping, optional
         JSON-serialisable description of the objective (search space, folds, seed, data). The
@@ -189,7 +189,7 @@ def open_study(
     study.set_user_attr(SETTINGS_ATTR, settings)
     for _ in range(n_trials):
         study.enqueue_trial({})
-    # Written last, so a joining worker that sees it also sees every queued trial.
+    # Written last, so a joining worker that finds it also finds every queued trial.
     study.set_user_attr(QUEUED_ATTR, n_trials)
     logger.info("created study %r with %d queued trials", study_name, n_trials)
     return study
@@ -217,7 +217,7 @@ def _join(study: optuna.Study, n_trials: int, settings: Mapping[str, Any], wait_
     queued = attrs.get(QUEUED_ATTR)
     if queued is not None and queued != n_trials:
         logger.warning(
-            "study %r holds %d trials, not the %d requested; to run more, queue them with "
+            "study %r contains %d trials, not the %d requested; to run more, queue them with "
             "add_trials (tfg-tune --add-trials).", study.study_name, queued, n_trials,
         )
     logger.info("joined study %r", study.study_name)
