@@ -605,14 +605,21 @@ def test_run_depth_efficiency_is_reproducible():
     assert np.isfinite(first["test_error"]).all()
 
 
-def test_run_depth_efficiency_with_restarts():
+def test_run_depth_efficiency_restarts_and_deep_ranks():
     results = run_depth_efficiency(num_patches=2, num_functions=2, rank=2, components=(2,), num_train=64,
-                                   num_test=32, epochs=5, batch_size=32, restarts=2, gram_samples=256,
-                                   progress=False)
-    assert list(results["architecture"]) == ["shallow", "deep"]
+                                   num_test=32, epochs=5, batch_size=32, restarts=2, deep_ranks=(1, 2),
+                                   gram_samples=256, progress=False)
+    assert list(results["architecture"]) == ["shallow", "deep", "deep"]
+    assert results["components"].tolist() == [2, 1, 2]
     assert np.isfinite(results["test_error"]).all()
-    # N = 2: rank[A] <= r^{N/2} = 2, so two components already have a floor of 0.
-    assert results["floor"].tolist() == [0.0, 0.0]
+    # N = 2: rank[A] <= r^{N/2} = 2, so two components already have a floor of 0. The deep
+    # student of rank 1 is narrower than the teacher, so it has no known floor.
+    assert results["floor"].iloc[0] == 0.0
+    assert np.isnan(results["floor"].iloc[1])
+    assert results["floor"].iloc[2] == 0.0
+    text = describe_depth_efficiency(results)
+    assert "Deep student r=1" in text
+    assert "Deep student r=2" in text
 
 
 def test_train_regression_rebalance_reduces_loss():

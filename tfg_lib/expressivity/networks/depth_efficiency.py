@@ -334,6 +334,7 @@ def run_depth_efficiency(
     seeds: Sequence[int] = (0,),
     train_representation: bool = False,
     restarts: int = 1,
+    deep_ranks: Sequence[int] | None = None,
     gram_samples: int = 2**17,
     device: str | torch.device = "cpu",
     progress: bool = True,
@@ -347,6 +348,10 @@ def run_depth_efficiency(
     layer, frozen unless ``train_representation``. ``gram_samples`` patches estimate the Gram
     matrix of the Eckart-Young floor (:func:`eckart_young_floor`).
 
+    ``deep_ranks`` lists the uniform ranks of the deep students (default: only the teacher's
+    ``rank``). A deep student with rank at least the teacher's can represent it exactly; wider
+    ones have more coefficients but are often easier to train.
+
     With ``restarts`` > 1 each student is drawn ``restarts`` times and every draw is trained for
     a fifth of ``epochs``; the draw with the lowest training loss is then trained for ``epochs``
     more. Product networks can sit on a plateau near the zero function for a long time, and
@@ -358,12 +363,13 @@ def run_depth_efficiency(
         One row per seed and student, columns: ``seed``, ``architecture`` ("shallow" or
         "deep"), ``components`` (Z; the deep student's r), ``coefficients`` (the tensor model's
         parameter count), ``train_error`` and ``test_error`` (relative L2), ``floor`` (the
-        Eckart-Young floor for shallow rows, 0 for the deep student, which can represent the
-        teacher exactly; NaN when not computed), ``num_patches``, ``num_functions``, ``rank``,
+        Eckart-Young floor for shallow rows; 0 for deep students with r at least the teacher's,
+        which can represent it exactly; NaN when not computed), ``num_patches``, ``num_functions``, ``rank``,
         ``cp_rank_bound`` = min(r, M)^(N/2).
     """
     components = [_check_positive_int("components", int(z)) for z in components]
     _check_positive_int("restarts", restarts)
+    deep_ranks = [rank] if deep_ranks is None else [_check_positive_int("deep_ranks", int(r)) for r in deep_ranks]
     if not components:
         raise ValueError("components is empty; pass the shallow students' Z values, such as [1, 2, 4, 8].")
     device = resolve_device(device)
@@ -379,7 +385,7 @@ def run_depth_efficiency(
         floors = eckart_young_floor(teacher, components, gram_samples, generator=generator)
         floor_of = dict(zip(floors["components"], floors["floor"]))
 
-        students = [("shallow", z) for z in components] + [("deep", rank)]
+        students = [("shallow", z) for z in components] + [("deep", r) for r in deep_ranks]
         for architecture, width in tqdm(students, desc=f"seed {seed}", disable=not progress):
             student = _fit_student(
                 architecture, width, teacher, train_inputs, train_targets, shared=shared,
@@ -393,7 +399,7 @@ def run_depth_efficiency(
                 "coefficients": student.coefficient_count(),
                 "train_error": relative_l2_error(student, train_inputs, train_targets, device),
                 "test_error": relative_l2_error(student, test_inputs, test_targets, device),
-                "floor": floor_of[width] if architecture == "shallow" else 0.0,
+                "floor": floor_of[width] if architecture == "shallow" else (0.0 if width >= rank else np.nan),
                 "num_patches": num_patches,
                 "num_functions": num_functions,
                 "rank": rank,

@@ -76,8 +76,10 @@ def plot_depth_efficiency(results: pd.DataFrame, language: str = "en"):
                    deep["test_error_max"] - deep["test_error_mean"]]
     ax.errorbar(deep["coefficients"], deep["test_error_mean"], yerr=deep_errors, marker="*",
                 markersize=12, linestyle="none", capsize=3,
-                label=tr(language, "deep student (HT), teacher's ranks",
-                         "alumno profundo (HT), rangos del profesor"))
+                label=tr(language, "deep students (HT), rank r", "alumnos profundos (HT), rango r"))
+    for _, row in deep.iterrows():
+        ax.annotate(f"r={int(row['components'])}", (row["coefficients"], row["test_error_mean"]),
+                    textcoords="offset points", xytext=(4, -10), fontsize=7)
 
     at_bound = shallow[shallow["components"] == bound]
     if not at_bound.empty:
@@ -97,18 +99,20 @@ def plot_depth_efficiency(results: pd.DataFrame, language: str = "en"):
 def describe_depth_efficiency(results: pd.DataFrame) -> str:
     """Compare the measured errors with what theorem 1 predicts, in a few plain sentences.
 
-    The statements are computed from ``results``: the shallow students below and at or above
-    Z = r^{N/2}, their distance to the Eckart-Young floor, and the smallest shallow student that
-    matches the deep student's mean error.
+    The statements are computed from ``results``: each deep student's error, the shallow
+    students below and at or above Z = r^{N/2}, their distance to the Eckart-Young floor, and
+    the smallest shallow student that matches the best deep student's mean error.
     """
     summary = summarize_depth_efficiency(results)
     bound = int(summary["cp_rank_bound"].iloc[0])
     shallow = summary[summary["architecture"] == "shallow"].sort_values("components")
-    deep = summary[summary["architecture"] == "deep"].iloc[0]
+    deep_students = summary[summary["architecture"] == "deep"]
     lines = [
-        f"Deep student: {int(deep['coefficients'])} coefficients, mean held-out relative L2 error "
-        f"{deep['test_error_mean']:.3g} (floor 0, it can represent the teacher exactly)."
+        f"Deep student r={int(row['components'])}: {int(row['coefficients'])} coefficients, mean "
+        f"held-out relative L2 error {row['test_error_mean']:.3g}."
+        for _, row in deep_students.iterrows()
     ]
+    deep = deep_students.loc[deep_students["test_error_mean"].idxmin()]
 
     below = shallow[shallow["components"] < bound]
     finite = below[np.isfinite(below["floor_mean"])]
@@ -134,15 +138,16 @@ def describe_depth_efficiency(results: pd.DataFrame) -> str:
     matching = shallow[shallow["test_error_mean"] <= deep["test_error_mean"]]
     if matching.empty:
         lines.append(
-            f"No shallow student reached the deep student's error; the largest "
+            f"No shallow student reached the best deep student's error; the largest "
             f"(Z={int(shallow['components'].max())}, {int(shallow['coefficients'].max())} "
             "coefficients) stayed above it."
         )
     else:
         first = matching.iloc[0]
         lines.append(
-            f"The smallest shallow student at or below the deep student's error has Z="
-            f"{int(first['components'])} and {int(first['coefficients'])} coefficients, "
+            f"The smallest shallow student at or below the best deep student's error (r="
+            f"{int(deep['components'])}) has Z={int(first['components'])} and "
+            f"{int(first['coefficients'])} coefficients, "
             f"{first['coefficients'] / deep['coefficients']:.1f} times the deep student's."
         )
     return "\n".join(lines)
