@@ -354,3 +354,15 @@ def test_readable_check_rules(tmp_path, write_jpeg, write_bad):
         assert not folder_module.image_is_readable(write_bad(tmp_path / f"{kind}.jpg", kind))
     assert not folder_module.image_is_readable(tmp_path / "absent.jpg")
     assert math.isnan(LFW.parse("A/A_0001.jpg")[1])
+
+
+def test_presorted_samples_match_sorted():
+    from tfg_lib.aifr.datasets.base import make_samples, sample_sort_key
+
+    rows = [("c/1.jpg", "Bo", 30.0), ("a/2.jpg", "Al", math.nan), ("a/1.jpg", "Al", 40.0),
+            ("b/1.jpg", "Bo", 30.0), ("d/1.jpg", "Al", 5.0), ("e/1.jpg", "Cy", math.nan)]
+    shuffled = make_samples(*zip(*rows))
+    ordered = sorted(rows, key=lambda row: sample_sort_key(*row))
+    presorted = make_samples(*zip(*ordered), presorted=True)
+    assert presorted.equals(shuffled)
+    assert presorted["identity"].tolist() == [0, 0, 0, 1, 1, 2]

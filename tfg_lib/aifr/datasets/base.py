@@ -44,10 +44,23 @@ def identities_from_names(names: Sequence[str]) -> np.ndarray:
     return np.fromiter((lookup[name] for name in names), dtype=np.int64, count=names.size)
 
 
+def sample_sort_key(path: str, name: str, age: float) -> tuple[str, bool, float, str]:
+    """Return the key that orders samples by name, then age (unknown last), then path."""
+    unknown = math.isnan(age)
+    return (name, unknown, 0.0 if unknown else age, path)
+
+
 def make_samples(
-    paths: Sequence[str], names: Sequence[str], ages: Sequence[float] | None = None
+    paths: Sequence[str],
+    names: Sequence[str],
+    ages: Sequence[float] | None = None,
+    presorted: bool = False,
 ) -> pd.DataFrame:
-    """Build a sample table sorted by (name, age, path), with identities in sorted name order."""
+    """Build a sample table sorted by (name, age, path), with identities in sorted name order.
+
+    With ``presorted=True`` the rows are taken to be in :func:`sample_sort_key` order already,
+    which skips the sort of a large cached scan.
+    """
     ages = [math.nan] * len(paths) if ages is None else list(ages)
     if not len(paths) == len(names) == len(ages):
         raise ValueError(
@@ -61,9 +74,17 @@ def make_samples(
             "age": pd.Series(ages, dtype=np.float64),
         }
     )
-    frame = frame.sort_values(["name", "age", "path"], kind="stable", na_position="last")
-    frame = frame.reset_index(drop=True)
-    frame.insert(2, "identity", identities_from_names(frame["name"]))
+    if not presorted:
+        frame = frame.sort_values(["name", "age", "path"], kind="stable", na_position="last")
+        frame = frame.reset_index(drop=True)
+    name_array = frame["name"].to_numpy(dtype=object)
+    if presorted and name_array.size:
+        # Sorted names: the id grows by one wherever the name changes.
+        changes = name_array[1:] != name_array[:-1]
+        identities = np.concatenate([[0], np.cumsum(changes)]).astype(np.int64)
+    else:
+        identities = identities_from_names(name_array)
+    frame.insert(2, "identity", identities)
     return frame
 
 
