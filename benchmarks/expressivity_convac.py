@@ -7,8 +7,8 @@ Run from the repository root::
 
 A step is forward, mean squared error against zeros, backward and one Adam update, on a batch of
 random N(0, I) patches. "direct" evaluates the same shallow network with a plain ``torch.prod``
-in linear space, the computation that log-space pooling replaces; its column "finite" reports
-whether that direct float32 score stayed finite. Times are the median of the repeats.
+in linear space, which is the computation that log-space pooling replaces. The column "finite"
+reports whether the float32 scores stayed finite. Times are the median of the repeats.
 """
 
 from __future__ import annotations

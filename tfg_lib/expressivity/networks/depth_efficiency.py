@@ -392,6 +392,10 @@ def run_depth_efficiency(
                 train_representation=train_representation, restarts=restarts, epochs=epochs,
                 batch_size=batch_size, lr=lr, device=device, generator=generator, progress=progress,
             )
+            if architecture == "shallow":
+                floor = floor_of[width]
+            else:
+                floor = 0.0 if width >= rank else np.nan  # a narrower deep student has no known floor
             rows.append({
                 "seed": int(seed),
                 "architecture": architecture,
@@ -399,7 +403,7 @@ def run_depth_efficiency(
                 "coefficients": student.coefficient_count(),
                 "train_error": relative_l2_error(student, train_inputs, train_targets, device),
                 "test_error": relative_l2_error(student, test_inputs, test_targets, device),
-                "floor": floor_of[width] if architecture == "shallow" else (0.0 if width >= rank else np.nan),
+                "floor": floor,
                 "num_patches": num_patches,
                 "num_functions": num_functions,
                 "rank": rank,
