@@ -44,7 +44,6 @@ GRACE_PERIOD = 180
 MAX_RETRY = 2
 SQLITE_TIMEOUT = 60
 STORAGE_ATTEMPTS = 5
-FINISHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 def storage_url(storage: str | os.PathLike[str] | None) -> str:
@@ -207,7 +206,7 @@ def _join(study: optuna.Study, n_trials: int, settings: Mapping[str, Any], wait_
             study.study_name, wait_for_queue,
         )
     stored = attrs.get(SETTINGS_ATTR)
-    if stored is not None and settings and _normalise(stored) != _normalise(settings):
+    if stored and settings and _normalise(stored) != _normalise(settings):
         different = sorted(key for key in set(stored) | set(settings) if _normalise(stored.get(key)) != _normalise(settings.get(key)))
         raise ValueError(
             f"study {study.study_name!r} was created with other settings ({', '.join(different)} "
