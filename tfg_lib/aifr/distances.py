@@ -19,17 +19,29 @@ def _floating_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+class _SafeSqrt(torch.autograd.Function):
+    """``sqrt`` whose backward pass uses the subgradient 0 where the output is 0."""
+
+    @staticmethod
+    def forward(ctx, squared):
+        root = torch.sqrt(squared)
+        ctx.save_for_backward(root)
+        return root
+
+    @staticmethod
+    def backward(ctx, grad_root):
+        (root,) = ctx.saved_tensors
+        grad = grad_root / (2.0 * root)
+        return torch.where(root > 0, grad, torch.zeros_like(grad))
+
+
 def safe_sqrt(squared: torch.Tensor) -> torch.Tensor:
     """Take the square root elementwise with gradient 0 where the input is 0.
 
-    Negative inputs, which only come from rounding in ``|x|^2 + |y|^2 - 2 x.y``, are clamped to 0.
-    The double ``torch.where`` keeps the infinite derivative of ``sqrt`` at 0 out of the backward
-    pass: the masked branch never sees a zero.
+    Negative inputs, which only come from rounding in ``|x|^2 + |y|^2 - 2 x.y``, are clamped to 0
+    (and get gradient 0 from the clamp).
     """
-    squared = squared.clamp_min(0)
-    is_zero = squared == 0
-    root = torch.sqrt(torch.where(is_zero, torch.ones_like(squared), squared))
-    return torch.where(is_zero, torch.zeros_like(root), root)
+    return _SafeSqrt.apply(squared.clamp_min(0))
 
 
 def safe_norm(x: torch.Tensor, dim: int = -1) -> torch.Tensor:

@@ -2,7 +2,8 @@
 
 For a triplet (anchor a, positive p, negative n) with Euclidean distances ``d_ap`` and ``d_an``
 the term is ``h(d_ap - d_an + alpha)`` with ``h = max(., 0)`` (the hinge) or
-``h = ln(1 + exp(.))`` (``soft_margin=True``), alpha the margin (Schroff et al. 2015, FaceNet).
+``h = ln(1 + exp(.))`` (``soft_margin=True``, as pytorch-metric-learning's ``smooth_loss``; set
+``margin=0`` for the soft margin of Hermans et al.), alpha the margin (Schroff et al. 2015).
 Batch Hard takes, for each anchor, its farthest positive and nearest negative in the batch;
 Batch All takes every valid triplet (Hermans, Beyer and Leibe 2017, "In Defense of the Triplet
 Loss for Person Re-Identification").
@@ -14,9 +15,10 @@ through ``mu`` unless ``detach_normalizer=True`` (the variant of the thesis' ori
 The same ``mu`` is used by Batch Hard and Batch All so that their scales agree. For explicit
 triplets ``mu`` is the mean of the triplets' ``d_an``.
 
-Deviations from the thesis' code, each because that code did not compute what it described:
-the per-triplet terms keep their graph (they were rebuilt with ``torch.tensor`` there, which
-detaches them), the norm penalty carries a gradient, and the softplus path works.
+This code deviates from the thesis' code where that code did not compute what it described.
+Here the per-triplet terms keep their graph, whereas the thesis rebuilt them with
+``torch.tensor``, which detaches them. The norm penalty carries a gradient, and the softplus
+path works.
 """
 
 from __future__ import annotations
@@ -185,37 +187,54 @@ class _TripletLossBase(nn.Module):
         stats: dict[str, float],
     ) -> torch.Tensor:
         penalty = self._norm_penalty_term(embeddings)
-        stats["norm_penalty"] = 0.0 if penalty is None else float(penalty.detach())
-        stats["triplet_loss"] = float(loss.detach())
-        if penalty is not None:
-            loss = loss + penalty.to(loss.dtype)
-        stats["loss"] = float(loss.detach())
+        if penalty is None:
+            stats["norm_penalty"] = 0.0
+            stats["triplet_loss"] = stats["loss"] = float(loss.detach())
+        else:
+            total = loss + penalty.to(loss.dtype)
+            read_back = torch.stack([penalty.detach().to(loss.dtype), loss.detach(), total.detach()]).tolist()
+            stats["norm_penalty"], stats["triplet_loss"], stats["loss"] = read_back
+            loss = total
         self.last_stats = stats
         return loss
 
 
 def _term_stats(
     num_terms: int,
-    num_active: int,
-    num_violating: int,
+    num_active,
+    num_violating,
     ap: torch.Tensor,
     an: torch.Tensor,
     mu: torch.Tensor,
 ) -> dict[str, float]:
-    """Summarise one call: counts of terms and the positive and negative distances involved."""
+    """Summarise one call: counts of terms and the positive and negative distances involved.
+
+    The counts may be ints or 0-d int64 tensors of the same kind; tensors are read back together.
+    """
     nan = float("nan")
     ap = ap.detach()
     an = an.detach()
+    if isinstance(num_active, torch.Tensor):
+        num_active, num_violating = torch.stack([num_active, num_violating]).tolist()
+    if ap.numel() and an.numel():
+        ap_mean, ap_max, an_mean, an_min, normalizer = torch.stack(
+            [ap.mean(), ap.max(), an.mean(), an.min(), mu.detach()]
+        ).tolist()
+        ap_values, an_values = [ap_mean, ap_max], [an_mean, an_min]
+    else:
+        normalizer = float(mu.detach())
+        ap_values = [float(ap.mean()), float(ap.max())] if ap.numel() else [nan, nan]
+        an_values = [float(an.mean()), float(an.min())] if an.numel() else [nan, nan]
     return {
         "num_terms": float(num_terms),
         "num_active": float(num_active),
         "active_fraction": num_active / num_terms if num_terms else 0.0,
         "violating_fraction": num_violating / num_terms if num_terms else 0.0,
-        "mean_positive_distance": float(ap.mean()) if ap.numel() else nan,
-        "mean_negative_distance": float(an.mean()) if an.numel() else nan,
-        "hardest_positive_distance": float(ap.max()) if ap.numel() else nan,
-        "hardest_negative_distance": float(an.min()) if an.numel() else nan,
-        "normalizer": float(mu.detach()),
+        "mean_positive_distance": ap_values[0],
+        "mean_negative_distance": an_values[0],
+        "hardest_positive_distance": ap_values[1],
+        "hardest_negative_distance": an_values[1],
+        "normalizer": normalizer,
     }
 
 
@@ -237,6 +256,8 @@ class TripletLoss(_TripletLossBase):
     ) -> torch.Tensor:
         labels = _validate_inputs(embeddings, labels)
         if triplets is None:
+            # NOTE: this lists every triplet explicitly, O(B^3) memory; BatchAllTripletLoss
+            # computes the same value in bounded memory for large batches.
             positive_mask, negative_mask = _pair_masks(labels)
             valid = positive_mask[:, :, None] & negative_mask[:, None, :]
             anchors, positives, negatives = valid.nonzero(as_tuple=True)
@@ -301,31 +322,30 @@ class BatchHardTripletLoss(_TripletLossBase):
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         labels = _validate_inputs(embeddings, labels)
-        positive_mask, negative_mask = _pair_masks(labels)
         distances = pairwise_distances(embeddings)
         if labels.shape[0] == 0:
             empty = distances.new_zeros(0)
             stats = _term_stats(0, 0, 0, empty, empty, self._normalizer(empty))
             return self._finish(_zero_with_graph(embeddings), embeddings, stats)
 
-        neg_inf = torch.tensor(float("-inf"), dtype=distances.dtype, device=distances.device)
-        pos_inf = torch.tensor(float("inf"), dtype=distances.dtype, device=distances.device)
-        hardest_positive = torch.where(positive_mask, distances, neg_inf).amax(dim=1)
-        hardest_negative = torch.where(negative_mask, distances, pos_inf).amin(dim=1)
+        # The anchor itself may enter the maximum over positives: its distance 0 never exceeds
+        # that of a real positive, and anchors without a real positive are dropped below.
+        same = labels[:, None] == labels[None, :]
+        hardest_positive = (distances * same).amax(dim=1)
+        hardest_negative = distances.masked_fill(same, float("inf")).amin(dim=1)
+        same_counts = same.sum(dim=1)
+        valid_anchor = (same_counts > 1) & (same_counts < labels.shape[0])
 
-        # An anchor without positive keeps -inf, one without negative keeps +inf.
-        valid_anchor = torch.isfinite(hardest_positive) & torch.isfinite(hardest_negative)
         ap = hardest_positive[valid_anchor]
         an = hardest_negative[valid_anchor]
-        mu = self._normalizer(distances, negative_mask)
+        mu = self._normalizer(distances, ~same) if self.normalize else self._normalizer(distances)
         violation = (ap - an) / mu + self.margin
         terms = self._activation(violation)
 
         num_terms = int(terms.numel())
-        num_active = int((terms > 0).sum())
-        num_violating = int((violation > 0).sum())
-        loss = self._reduce(terms.sum(), num_terms, num_active, embeddings)
-        stats = _term_stats(num_terms, num_active, num_violating, ap, an, mu)
+        active = terms > 0
+        stats = _term_stats(num_terms, active.sum(), (violation > 0).sum(), ap, an, mu)
+        loss = self._reduce(terms.sum(), num_terms, int(stats["num_active"]), embeddings)
         return self._finish(loss, embeddings, stats)
 
 
