@@ -135,8 +135,9 @@ class _ConvACBase(nn.Module):
     def rescale_(self, inputs: torch.Tensor) -> _ConvACBase:
         """Scale each layer's weights so that its outputs have unit root mean square on ``inputs``.
 
-        Scaling a layer by a positive constant scales the function by the same constant and leaves
-        the rank structure of A^y unchanged. Used as a data-dependent initialization: with N
+        Scaling a layer's weights by c > 0 multiplies the scores by a power of c (c^k when the
+        layer's output enters k factors of every product) and leaves the rank structure of A^y
+        unchanged. Used as a data-dependent initialization: with N
         factors of typical magnitude c, the scores of a fresh network are of order c^N.
         """
         self._signed_log_scores(self.patches(inputs), rescale=True)
@@ -162,6 +163,7 @@ class _ConvACBase(nn.Module):
         return self
 
     def _linear(self, log_abs, sign, weight: nn.Parameter, rescale: bool):
+        # With rescale, the layer's weights are scaled in place to unit root mean square output.
         log_abs, sign = signed_log_linear(log_abs, sign, weight)
         if rescale:
             log_rms = _log_root_mean_square(log_abs)
@@ -259,7 +261,8 @@ class ShallowConvAC(_ConvACBase):
     def _output_weight(self) -> nn.Parameter:
         return self.dense_weight
 
-    def _signed_log_scores(self, patches: torch.Tensor, rescale: bool):
+    def _signed_log_scores(self, patches: torch.Tensor, rescale: bool | str):
+        # rescale: False, True (every layer, see rescale_) or "hidden" (all but the output layer).
         log_abs, sign = self.representation.signed_log(patches)  # (B, N, M)
         log_abs, sign = self._linear(log_abs, sign, self.conv_weight, bool(rescale))  # (B, N, Z)
         log_abs, sign = signed_log_product(log_abs, sign, dim=1)  # global pooling: (B, Z)
@@ -392,7 +395,8 @@ class DeepConvAC(_ConvACBase):
     def _output_weight(self) -> nn.Parameter:
         return self.top_weight
 
-    def _signed_log_scores(self, patches: torch.Tensor, rescale: bool):
+    def _signed_log_scores(self, patches: torch.Tensor, rescale: bool | str):
+        # rescale: False, True (every layer, see rescale_) or "hidden" (all but the output layer).
         log_abs, sign = self.representation.signed_log(patches)  # (B, N, M)
         log_abs, sign = self._linear(log_abs, sign, self.leaf_weight, bool(rescale))  # (B, N, r_0)
         for weight in self.inner_weights:
