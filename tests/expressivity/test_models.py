@@ -217,3 +217,19 @@ def test_same_seed_same_model_and_integer_draws():
 def test_invalid_arguments_raise(call, error, fragment):
     with pytest.raises(error, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         call()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    L=st.integers(1, 3),
+    M=st.integers(1, 3),
+    Z=st.integers(1, 4),
+    Y=st.integers(1, 2),
+    shared=st.booleans(),
+    seed=st.integers(0, 10**6),
+)
+def test_ht_from_cp_equals_cp_on_random_draws(L, M, Z, Y, shared, seed):
+    cp = random_cp_model(2**L, M, Z, Y=Y, shared=shared, seed=seed)
+    ht = ht_from_cp(cp)
+    for y in range(Y):
+        np.testing.assert_allclose(ht.tensor(y), cp.tensor(y), rtol=1e-10, atol=1e-12)

@@ -249,3 +249,12 @@ def test_auto_rank_warns_below_bound():
     deficient = HTModel(leaves=model.leaves, inner=(), top=np.array([[1.5, 0.0]]))
     with pytest.warns(UntrustworthyRankWarning, match="below the upper bound"):
         assert matricization_rank(deficient) == 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=st.lists(st.integers(1, 3), min_size=2, max_size=6), seed=st.integers(0, 10**6))
+def test_matricize_matches_tensorly_on_random_shapes(shape, seed):
+    tensor = np.random.default_rng(seed).standard_normal(shape)
+    modes = range(len(shape))
+    reference = tl.base.matricize(tensor, row_modes=list(modes[0::2]), column_modes=list(modes[1::2]))
+    np.testing.assert_array_equal(matricize(tensor), reference)
