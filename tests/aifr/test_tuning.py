@@ -33,6 +33,7 @@ from tfg_lib.aifr.tuning import (
     load_search_space,
     make_storage,
     open_study,
+    requeue_running_trials,
     run_worker,
     storage_url,
     trial_counts,
@@ -366,6 +367,19 @@ def test_interrupted_trial_is_queued_again(storage):
     assert copy.system_attrs["failed_trial"] == 0
     assert copy.params == first.params
     assert report_new.complete == [1, 2]
+
+
+def test_requeue_running_trials(storage):
+    study = open_study("stuck", storage, 1)
+    trial = study.ask()  # the queued trial, now RUNNING as if its worker had died
+    trial.suggest_float("x", 0.0, 1.0)
+    assert requeue_running_trials(study) == [0]
+    stuck = study.trials[0]
+    assert stuck.state == TrialState.FAIL
+    assert stuck.user_attrs["fail_reason"] == "requeued by hand"
+    copy = study.trials[1]
+    assert copy.state == TrialState.WAITING
+    assert copy.params == stuck.params
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), None])

@@ -29,6 +29,7 @@ from tfg_lib.aifr.tuning.study import (
     make_pruner,
     make_storage,
     open_study,
+    requeue_running_trials,
     run_worker,
     trial_counts,
 )
@@ -55,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trials", type=int, default=20, help="number of trials in the study, set by the worker that creates it (default: 20)")
 
     parser.add_argument("--add-trials", type=int, default=0, metavar="N", help="queue N more trials in an existing study before working")
+    parser.add_argument(
+        "--requeue-running", action="store_true",
+        help="mark every running trial as failed and queue a copy before working; only when no other worker runs",
+    )
     parser.add_argument("--folds", type=int, default=3, help="identity folds; 1 means a single hold-out split (default: 3)")
     parser.add_argument("--space", default=None, metavar="FILE", help="search space YAML file (default: the shipped search_space.yaml)")
     parser.add_argument("--profile", default=None, help="profile of the space file to apply: quick, mnist or full (default with the shipped file: mnist for --dataset mnist, else full)")
@@ -122,6 +127,8 @@ def _run(args: argparse.Namespace, train_fn: TrainFunction | None) -> int:
     }
     storage = make_storage(args.storage, heartbeat_interval=args.heartbeat, grace_period=args.grace)
     study = open_study(args.study, storage, args.trials, settings=settings, pruner=make_pruner(space.pruner))
+    if args.requeue_running:
+        requeue_running_trials(study)
     if args.add_trials:
         add_trials(study, args.add_trials)
 

@@ -246,8 +246,8 @@ def delete_study_if_exists(study_name: str, storage: optuna.storages.BaseStorage
 def add_trials(study: optuna.Study, count: int) -> int:
     """Queue ``count`` more trials in ``study`` and return the new total.
 
-    NOTE: two workers that call this at the same moment both queue their trials, and the stored
-    total then counts only one of the calls; extend a study from one place.
+    NOTE: two workers that call this at the same moment both queue their trials, but the stored
+    total then counts only one of the calls. Extend a study from one place.
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count={count!r} is invalid; pass the number of trials to add, at least 1.")
@@ -259,9 +259,30 @@ def add_trials(study: optuna.Study, count: int) -> int:
     return total
 
 
+def requeue_running_trials(study: optuna.Study, reason: str = "requeued by hand") -> list[int]:
+    """Mark every RUNNING trial as failed with ``reason`` and queue a copy with its parameters.
+
+    Call it only when no worker is running, because it also stops the trials of live workers
+    from counting. Returns the numbers of the trials it failed.
+    """
+    storage = study._storage
+    failed = []
+    for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        storage.set_trial_user_attr(frozen._trial_id, FAIL_REASON_ATTR, reason)
+        try:
+            changed = storage.set_trial_state_values(frozen._trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # it finished in the meantime
+        if changed:
+            _requeue(study, frozen._trial_id)
+            failed.append(frozen.number)
+    logger.info("requeued running trials %s of study %r", failed, study.study_name)
+    return failed
+
+
 @dataclass
 class WorkerReport:
-    """What one call of :func:`run_worker` did: the numbers of the trials it finished, by state."""
+    """Record of one :func:`run_worker` call: the numbers of the trials it finished, by state."""
 
     worker: str
     complete: list[int] = field(default_factory=list)
@@ -302,8 +323,8 @@ def run_worker(
         Seconds after which the worker claims no new trial; the running one is finished.
     catch : callable
         Maps an exception raised by ``objective`` to a one-line reason when it is a trial
-        failure (the trial is recorded as failed and the worker goes on), or to None (the trial
-        is recorded as failed and the exception is raised).
+        failure, and then the worker records the trial as failed and goes on. For any other
+        exception it returns None, and the worker records the trial as failed and re-raises.
     worker : str, optional
         Name stored with each trial; default ``host:pid``.
     poll_interval : float
@@ -322,6 +343,7 @@ def run_worker(
     heartbeat = _heartbeat_interval(storage)
     report = WorkerReport(worker=worker or f"{socket.gethostname()}:{os.getpid()}")
     deadline = None if timeout is None else time.monotonic() + timeout
+    waiting_logged = False
 
     while True:
         if deadline is not None and time.monotonic() >= deadline:
@@ -336,6 +358,14 @@ def run_worker(
         if trial_id is None:
             running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
             if heartbeat is not None and running:
+                # NOTE: a RUNNING trial that never sent a heartbeat (its worker ran with
+                # heartbeats off, or died right after claiming it) is never treated as
+                # abandoned, so this wait ends only at the timeout or after
+                # requeue_running_trials.
+                if not waiting_logged:
+                    numbers = [trial.number for trial in running]
+                    logger.info("worker %s waits for running trials %s", report.worker, numbers)
+                    waiting_logged = True
                 time.sleep(poll_interval)
                 continue
             break
@@ -398,6 +428,8 @@ def _run_one_trial(
     heartbeat: int | None,
 ) -> None:
     storage = study._storage
+    if heartbeat is not None:
+        storage.record_heartbeat(trial_id)  # at once, so that a crash from here on is detected
     number = storage.get_trial_number_from_id(trial_id)
     study.sampler = make_sampler(seed, number)
     trial = optuna.Trial(study, trial_id)
