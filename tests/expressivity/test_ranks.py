@@ -175,6 +175,17 @@ def test_rank_verdict_on_planted_spectrum():
     assert (close.rank, close.trustworthy) == (3, False)
     zero = rank_from_spectrum(np.zeros(3), (3, 3))
     assert (zero.rank, zero.trustworthy) == (0, True)
+    nothing_counted = rank_from_spectrum(np.array([1.0, 0.5]), (2, 2), rtol=1.0)
+    assert (nothing_counted.rank, nothing_counted.trustworthy) == (0, False)
+    assert nothing_counted.smallest_counted == 0.0
+
+
+def test_dense_rank_accepts_torch_tensor():
+    import torch
+
+    matrix = torch.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=torch.float64)
+    assert dense_rank(matrix).rank == 1
+    assert matricization_rank(matrix) == 1
 
 
 def test_dense_rank_rtol_and_margin():
@@ -231,6 +242,7 @@ def test_matricization_rank_methods_on_ht():
         (lambda: structured_rank(np.eye(2)), TypeError, "dense_rank"),
         (lambda: dense_rank(np.eye(2), rtol=-1.0), ValueError, "rtol"),
         (lambda: dense_rank(np.full((2, 2), np.inf)), ValueError, "NaN or infinite"),
+        (lambda: dense_rank("matrix"), TypeError, "numeric array"),
     ],
 )
 def test_invalid_rank_arguments_raise(call, error, fragment):

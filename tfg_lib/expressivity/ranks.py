@@ -113,11 +113,13 @@ def rank_upper_bound(source: object) -> int:
 def _dense_tensor(source: object, y: int) -> np.ndarray:
     if isinstance(source, (CPModel, HTModel)):
         return source.tensor(y)
-    if isinstance(source, np.ndarray) or isinstance(source, (list, tuple)):
-        return np.asarray(source)
-    raise TypeError(
-        f"source must be a CPModel, an HTModel or an array, got {type(source).__name__}."
-    )
+    array = np.asarray(source)
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"source must be a CPModel, an HTModel or a numeric array, got "
+            f"{type(source).__name__} with dtype {array.dtype}."
+        )
+    return array
 
 
 # ----------------------------------------------------------------------------------------------
@@ -203,7 +205,12 @@ def rank_from_spectrum(
     rank = int(np.count_nonzero(relative > threshold))
     # NOTE: values below the threshold are taken as roundoff. float64 cannot tell a genuine
     # singular value near eps * sigma_1 from a zero, so the verdict only guards the counted side.
-    trustworthy = bool(relative[rank - 1] >= margin * threshold)
+    if rank == 0:
+        # No value clears the threshold (rtol >= 1), so trust rank 0 only if sigma_1 lies a
+        # margin below the threshold.
+        trustworthy = bool(margin * relative[0] <= threshold)
+    else:
+        trustworthy = bool(relative[rank - 1] >= margin * threshold)
     return DenseRank(rank, values, threshold, margin, trustworthy, min(shape))
 
 
