@@ -9,7 +9,7 @@ For each (N, M, r_0) one random HT model with standard normal entries (ranks all
 measured by every path whose matrix fits the limits. The paths: dense (build A, matricize,
 float64 SVD), structured (core of side min(r_0, M)^(N/2), float64 SVD), certified (dense
 matricization modulo 2^31 - 1) and certified structured (core modulo 2^31 - 1). Times are the median of ``--repeats`` runs;
-memory is the peak of Python-tracked allocations (``tracemalloc``, which sees numpy arrays but
+memory is the peak of Python-tracked allocations (``tracemalloc``, which tracks numpy arrays but
 not LAPACK's workspace).
 """
 

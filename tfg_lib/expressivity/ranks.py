@@ -253,7 +253,7 @@ def dense_rank(
 
 @dataclass(frozen=True)
 class CertifiedRank:
-    """A rank computed modulo a prime from integer parameters.
+    """A rank computed modulo a prime from exact (integer or exactly scaled float) parameters.
 
     Attributes
     ----------
@@ -387,7 +387,7 @@ def certified_rank(
     """Compute rank[A^y] modulo a prime from integer parameters, a proven lower bound.
 
     Every minor of an integer matrix that is nonzero modulo p is nonzero over the rationals, so
-    ``rank_p([A]) <= rank_Q([A])``; when the result meets :func:`rank_upper_bound` the rank is
+    ``rank_p([A]) <= rank_Q([A])``. When the result meets :func:`rank_upper_bound`, the rank is
     exact (``CertifiedRank.exact``). A result below the bound proves nothing about deficiency:
     with probability about side/p the reduction modulo p loses rank.
 
