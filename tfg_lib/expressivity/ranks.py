@@ -384,12 +384,13 @@ def certified_rank(
     prime: int = DEFAULT_PRIME,
     structured: bool = False,
 ) -> CertifiedRank:
-    """Compute rank[A^y] modulo a prime from integer parameters, a proven lower bound.
+    """Compute rank[A^y] modulo a prime from exact parameters, a proven lower bound.
 
     Every minor of an integer matrix that is nonzero modulo p is nonzero over the rationals, so
     ``rank_p([A]) <= rank_Q([A])``. When the result meets :func:`rank_upper_bound`, the rank is
     exact (``CertifiedRank.exact``). A result below the bound proves nothing about deficiency:
-    with probability about side/p the reduction modulo p loses rank.
+    the reduction modulo p can lose rank (for random entries, with a probability of roughly
+    side/p, an estimate).
 
     A model's float parameters are used exactly: each parameter array is scaled by the power
     of two that makes it integral (the binary rationals float64 stores), which leaves the rank
