@@ -1,9 +1,9 @@
 """Triplet losses over a batch of embeddings: explicit triplets, Batch Hard and Batch All.
 
 For a triplet (anchor a, positive p, negative n) with Euclidean distances ``d_ap`` and ``d_an``
-the term is ``h(d_ap - d_an + alpha)`` with ``h = max(., 0)`` (the hinge) or
-``h = ln(1 + exp(.))`` (``soft_margin=True``, as pytorch-metric-learning's ``smooth_loss``; set
-``margin=0`` for the soft margin of Hermans et al.), alpha the margin (Schroff et al. 2015).
+the term is ``h(d_ap - d_an + alpha)``, alpha the margin (Schroff et al. 2015). The function h is
+the hinge ``max(., 0)`` or, with ``soft_margin=True``, the softplus ``ln(1 + exp(.))`` as in
+pytorch-metric-learning's ``smooth_loss``. Set ``margin=0`` for the soft margin of Hermans et al.
 Batch Hard takes, for each anchor, its farthest positive and nearest negative in the batch;
 Batch All takes every valid triplet (Hermans, Beyer and Leibe 2017, "In Defense of the Triplet
 Loss for Person Re-Identification").
@@ -298,8 +298,12 @@ class TripletLoss(_TripletLossBase):
             )
         batch = labels.shape[0]
         for name, index in (("anchor", anchors), ("positive", positives), ("negative", negatives)):
-            if index.numel() and (int(index.min()) < 0 or int(index.max()) >= batch):
-                raise ValueError(f"{name} indices must lie in [0, {batch}); received {index.tolist()}")
+            outside = (index < 0) | (index >= batch)
+            if bool(outside.any()):
+                raise ValueError(
+                    f"{name} indices must lie in [0, {batch}); received {index[outside][:5].tolist()} "
+                    f"among {int(outside.sum())} indices outside that range"
+                )
         bad = (labels[anchors] != labels[positives]) | (anchors == positives)
         bad |= labels[anchors] == labels[negatives]
         if bool(bad.any()):

@@ -272,8 +272,8 @@ def local_rank_at_k(
     total_hits = 0
     total_queries = 0
     for number, batch in enumerate(batches):
-        # A sample repeated in a batch (P-K sampling with repetition) is one sample: its copy
-        # must not answer its own query.
+        # A sample repeated in a batch (P-K sampling with repetition) counts once, so its copy
+        # is never a neighbour of its own query.
         index = torch.as_tensor(np.unique(np.asarray(batch, dtype=np.int64).reshape(-1)), device=x.device)
         if index.numel() and (int(index.min()) < 0 or int(index.max()) >= x.shape[0]):
             raise ValueError(f"batch {number} has indices outside [0, {x.shape[0]})")
@@ -296,7 +296,7 @@ def local_rank_at_k(
 
     if total_queries == 0:
         raise ValueError(
-            "no batch holds a query with another sample of its identity, so Local Rank@k is "
+            "no batch contains a query with another sample of its identity, so Local Rank@k is "
             "undefined; pass P-K batches with K >= 2"
         )
     return total_hits / total_queries
