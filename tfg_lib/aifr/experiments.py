@@ -18,6 +18,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 import pandas as pd
 import torch
 from torch import nn
@@ -216,6 +217,7 @@ def _draw_bands(ax, summary: pd.DataFrame, label_of) -> None:
                         label=label_of(config, quantity))
         ax.fill_between(group["epoch"], group["low"], group["high"], alpha=0.2,
                         color=line.get_color(), linewidth=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def plot_loss_against_margin(
@@ -271,6 +273,8 @@ def plot_cluster_distances(
     }
     for ax, config in zip(axes[0], configs):
         _draw_bands(ax, summary[summary["config"] == config], lambda _, quantity: names[quantity])
+        # A log scale keeps collapsed runs, whose distances are tiny, readable beside the others.
+        ax.set_yscale("log")
         ax.set_title(config)
         ax.set_xlabel(tr(language, "Epoch", "Época"))
     axes[0, 0].set_ylabel(tr(language, "Distance", "Distancia"))
@@ -316,12 +320,16 @@ def plot_embeddings_2d(
     if not frames:
         raise ValueError("frames is empty; pass a mapping of panel title -> embeddings_frame(...).")
     fig, axes = plt.subplots(1, len(frames), figsize=(4.0 * len(frames), 4.0), squeeze=False)
+    identities = sorted(set().union(*(set(frame["identity"]) for frame in frames.values())))
+    # The house palette has 8 colours, so ten digits would share colours; tab10/tab20 do not.
+    colour_map = plt.get_cmap("tab10" if len(identities) <= 10 else "tab20")
+    colours = {identity: colour_map(position % colour_map.N) for position, identity in enumerate(identities)}
     tidy = []
     for ax, (title, frame) in zip(axes[0], frames.items()):
         if not {"x0", "x1"} <= set(frame.columns) or "x2" in frame.columns:
             raise ValueError(f"frames[{title!r}] must hold 2-D embeddings (columns x0 and x1 only).")
         for identity, group in frame.groupby("identity"):
-            ax.scatter(group["x0"], group["x1"], s=4, alpha=0.6, label=str(identity))
+            ax.scatter(group["x0"], group["x1"], s=4, alpha=0.6, color=colours[identity], label=str(identity))
         ax.set_title(title)
         ax.set_aspect("equal", adjustable="datalim")
         tidy.append(frame.assign(panel=title))
