@@ -132,7 +132,8 @@ def test_run_grid_resumes_from_run_root(tmp_path):
 @pytest.mark.parametrize(
     ("configs", "seeds", "match"),
     [({}, [0], "configs is empty"), ({"a": TrainConfig()}, [], "seeds"), ({"a": TrainConfig()}, [1, 1], "seeds"),
-     ({"a": {"epochs": 1}}, [0], "not a TrainConfig"), ({"a": TrainConfig(lr=0.0)}, [0], "lr")],
+     ({"a": {"epochs": 1}}, [0], "not a TrainConfig"), ({"a": TrainConfig(lr=0.0)}, [0], "lr"),
+     ({"a": TrainConfig()}, "[0, 1]", "list of integers"), ({"a": TrainConfig()}, [0.5], "list of integers")],
 )
 def test_run_grid_rejects_bad_input(configs, seeds, match):
     with pytest.raises((ValueError, TypeError), match=match):

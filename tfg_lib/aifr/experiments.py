@@ -115,6 +115,10 @@ def run_grid(
     """
     if not configs:
         raise ValueError("configs is empty; pass a mapping of name -> TrainConfig.")
+    if isinstance(seeds, (str, bytes)) or not all(
+        isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) for seed in seeds
+    ):
+        raise TypeError(f"seeds={seeds!r} must be a list of integers such as [0, 1, 2].")
     seeds = [int(seed) for seed in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds={seeds!r} must be a non-empty list of distinct integers.")
