@@ -366,8 +366,9 @@ def rank1_by_age_gap(
         Columns ``gap_low``, ``gap_high``, ``rank_1`` (NaN for an empty bin) and ``queries``.
     """
     embeddings = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32)
-    labels = np.asarray(labels, dtype=np.int64)
-    ages = np.asarray(ages, dtype=np.float64)
+    # Copies, because torch warns about (and must not write to) read-only arrays of data sets.
+    labels = np.array(labels, dtype=np.int64)
+    ages = np.array(ages, dtype=np.float64)
     bins = np.asarray(bins, dtype=np.float64)
     n = embeddings.shape[0]
     if embeddings.ndim != 2 or labels.shape != (n,) or ages.shape != (n,):
