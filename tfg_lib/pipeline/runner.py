@@ -23,7 +23,7 @@ from typing import Any
 import nbformat
 
 from .. import __version__
-from ..figures import FIGURES_DIR_VARIABLE
+from ..figures import FIGURES_DIR_VARIABLE, atomic_path
 from .cache import RunCache, cache_key, dependency_files
 from .notebook_format import NOTEBOOKS_DIR, find_notebooks
 from .parameters import Parameter, ParameterError, canonical_json, declared_parameters, resolve_parameters
@@ -234,7 +234,6 @@ class Runner:
 
     @contextlib.contextmanager
     def _staging_folder(self) -> Iterator[Path]:
-        # Inside figures_dir's parent, so that publishing is a rename on the same file system.
         base = self.root / "build" / "staging"
         base.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix="run-", dir=base))
@@ -251,7 +250,10 @@ class Runner:
                            plan.name, ", ".join(str(path.relative_to(staging)) for path in nested[:5]))
         produced = sorted(path.name for path in staging.iterdir() if path.is_file() and not path.name.startswith("."))
         for name in produced:
-            shutil.move(str(staging / name), str(self.figures_dir / name))
+            # Copy through a temporary file beside the target, so that each published file
+            # appears whole even when figures/ is on another file system than build/.
+            with atomic_path(self.figures_dir / name) as temporary:
+                shutil.copyfile(staging / name, temporary)
         for stale in set(self.cache.files(plan.name)) - set(produced):
             (self.figures_dir / stale).unlink(missing_ok=True)
             logger.info("%s no longer writes %s; removed it from figures/", plan.name, stale)
