@@ -46,3 +46,17 @@ def test_cache_key_changes_with_each_input(tmp_path):
     assert base != cache_key(path, '{"seed":0}', dependencies[:-1], {"data": "a"}, PACKAGE_ROOT.parent)
     path.write_text(path.read_text().replace("import tfg_lib.figures", "import tfg_lib.figures  # edited"))
     assert base != cache_key(path, '{"seed":0}', dependencies, {"data": "a"}, PACKAGE_ROOT.parent)
+
+
+def test_fingerprint_skips_output_parameters(tmp_path):
+    from tfg_lib.pipeline.provenance import data_fingerprint
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "study.db").write_bytes(b"y")
+    parameters = {"cacd_root": "data", "run_root": "runs", "storage": "study.db", "language": "en", "missing": "nope"}
+    fingerprint = data_fingerprint(parameters, tmp_path, embedded_data=False)
+    assert list(fingerprint) == ["cacd_root"]
+    (tmp_path / "data" / "b.jpg").write_bytes(b"z")
+    assert data_fingerprint(parameters, tmp_path, embedded_data=False) != fingerprint

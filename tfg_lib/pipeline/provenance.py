@@ -24,6 +24,9 @@ MANIFEST_NAME = "manifest.json"
 # Parameters that name a path are fingerprinted when the path exists. Files above this size are
 # fingerprinted by size and modification time only, so a 160,000-image folder takes seconds.
 HASH_CONTENT_BELOW_BYTES = 16 * 1024 * 1024
+# Parameters that name what a notebook writes (checkpoints, study databases) rather than reads.
+# Fingerprinting them would make every run change its own cache key.
+OUTPUT_PARAMETERS = frozenset({"run_root", "storage"})
 
 
 def git_state(root: str | Path) -> dict[str, Any]:
@@ -83,7 +86,8 @@ def data_fingerprint(parameters: dict[str, Any], root: str | Path, embedded_data
     ----------
     parameters : dict
         The run's parameters; every non-empty string value that names an existing file or
-        folder (relative to ``root`` or absolute) is fingerprinted under its parameter name.
+        folder (relative to ``root`` or absolute) is fingerprinted under its parameter name,
+        except ``language`` and the output parameters in ``OUTPUT_PARAMETERS``.
     root : path
         The working directory the notebook runs in.
     embedded_data : bool
@@ -95,7 +99,7 @@ def data_fingerprint(parameters: dict[str, Any], root: str | Path, embedded_data
 
         fingerprints["embedded_mnist"] = path_fingerprint(embedded_mnist_path())
     for name, value in sorted(parameters.items()):
-        if isinstance(value, str) and value and name != "language":
+        if isinstance(value, str) and value and name != "language" and name not in OUTPUT_PARAMETERS:
             candidate = Path(value) if os.path.isabs(value) else Path(root) / value
             if candidate.exists():
                 fingerprints[name] = path_fingerprint(candidate)
