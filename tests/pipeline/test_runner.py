@@ -164,3 +164,31 @@ def test_list_shows_parameters_and_profiles(sandbox, capsys):
     assert "notebooks/tiny.ipynb" in output
     assert "scale: float = 1.0" in output
     assert "[full] scale=2.5" in output
+
+
+def test_unsupported_language_fails_before_execution(sandbox, monkeypatch, capsys):
+    forbid_execution(monkeypatch)
+    assert cli.main(["--root", str(sandbox), "run", "tiny", "-p", "language=fr"]) == cli.EXIT_INVALID
+    message = capsys.readouterr().err
+    assert "'language' is 'fr'" in message
+    assert "en, es" in message
+
+
+def test_missing_data_folder_fails_before_execution(sandbox, add_notebook, monkeypatch, capsys):
+    forbid_execution(monkeypatch)
+    add_notebook("reads.ipynb", 'language: str = "en"\ncacd_root: str = ""\nrun_root: str = ""', [])
+    status = cli.main(["--root", str(sandbox), "run", "reads", "-p", "cacd_root=data/CACD2000",
+                       "-p", "run_root=runs/none"])
+    assert status == cli.EXIT_INVALID
+    message = capsys.readouterr().err
+    assert "'cacd_root'" in message
+    assert str(sandbox / "data" / "CACD2000") in message
+    assert "run_root" not in message  # an output folder need not exist yet
+
+
+def test_existing_data_folder_is_accepted(sandbox, add_notebook):
+    add_notebook("reads.ipynb", 'language: str = "en"\ncacd_root: str = ""', [])
+    (sandbox / "data").mkdir()
+    (plan,) = make_runner(sandbox).plan(["reads"], "quick", [(None, "cacd_root", "data")])
+    assert plan.parameters["cacd_root"] == "data"
+    assert "cacd_root" in plan.fingerprint

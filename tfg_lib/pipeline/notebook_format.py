@@ -180,6 +180,10 @@ def _parameter_cell_problems(cell: nbformat.NotebookNode) -> list[str]:
     except SyntaxError as error:
         return [f"the parameters cell does not parse: {error}"]
     problems = []
+    for line in cell.source.splitlines():
+        if "#" in line and "=" in line.split("#", 1)[1]:
+            # papermill's parser cannot read such a line, then warns and ignores the parameter.
+            problems.append(f"the comment of parameter line {line.strip()!r} contains '='; reword it")
     for statement in tree.body:
         if isinstance(statement, ast.Assign):
             names = ", ".join(ast.unparse(target) for target in statement.targets)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,3 +213,30 @@ def resolve_parameters(
 def canonical_json(values: dict[str, Any]) -> str:
     """Serialise parameters deterministically, for cache keys and the manifest."""
     return json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+
+
+LANGUAGES = ("en", "es")
+
+
+def check_values(notebook: str, values: dict[str, Any], root: str | os.PathLike[str]) -> None:
+    """Check the values that can be checked without running the notebook.
+
+    ``language`` must be one of :data:`LANGUAGES`, and every non-empty parameter whose name ends
+    in ``_root`` (a data folder; ``run_root`` is an output and is exempt) must name an existing
+    path, relative to ``root`` or absolute.
+    """
+    language = values.get("language")
+    if language is not None and language not in LANGUAGES:
+        raise ParameterError(
+            f"{notebook}: parameter 'language' is {language!r}; use one of {', '.join(LANGUAGES)}."
+        )
+    for name, value in values.items():
+        if not name.endswith("_root") or name == "run_root" or not isinstance(value, str) or not value:
+            continue
+        path = os.path.abspath(os.path.join(root, value))
+        if not os.path.exists(path):
+            raise ParameterError(
+                f"{notebook}: parameter {name!r} names {path}, which does not exist. Download the "
+                f"data set and put it there (README, section 'Data sets'), or pass another folder "
+                f"with -p {name}=PATH, or -p {name}= to use the notebook's built-in data."
+            )

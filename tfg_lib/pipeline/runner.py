@@ -26,7 +26,14 @@ from .. import __version__
 from ..figures import FIGURES_DIR_VARIABLE, atomic_path
 from .cache import RunCache, cache_key, dependency_files
 from .notebook_format import NOTEBOOKS_DIR, find_notebooks
-from .parameters import Parameter, ParameterError, canonical_json, declared_parameters, resolve_parameters
+from .parameters import (
+    Parameter,
+    ParameterError,
+    canonical_json,
+    check_values,
+    declared_parameters,
+    resolve_parameters,
+)
 from .profiles import check_profile_notebooks, load_profiles, profile_values
 from .provenance import data_fingerprint, git_state, update_manifest
 
@@ -176,6 +183,7 @@ class Runner:
             declared = declared_parameters(known[name])
             layer = {key: value for target, key, value in scoped if target in (None, name)}
             parameters = resolve_parameters(name, declared, profile_values(profiles, profile, name), layer)
+            check_values(name, parameters, self.root)
             dependencies = dependency_files(known[name], self.package_root)
             embedded = self.package_root / EMBEDDED_DATA_MODULE in dependencies
             fingerprint = data_fingerprint(parameters, self.root, embedded)
