@@ -1,3 +1,5 @@
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -63,3 +65,12 @@ def test_tr_rejects_unknown_language():
 def test_invalid_stem_is_rejected(tmp_path, stem):
     with pytest.raises(ValueError, match="stem"):
         figures.save_table({"a": [1]}, stem, directory=tmp_path)
+
+
+def test_written_files_follow_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        figures.save_table({"a": [1]}, "modes", directory=tmp_path)
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "modes.csv").stat().st_mode & 0o777 == 0o644

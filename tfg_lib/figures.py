@@ -114,6 +114,10 @@ def atomic_path(target: Path) -> Iterator[Path]:
     handle, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
     os.close(handle)
     temporary = Path(name)
+    # mkstemp creates the file readable by its owner only; give it the mode a plain open() would.
+    mask = os.umask(0)
+    os.umask(mask)
+    temporary.chmod(0o666 & ~mask)
     try:
         yield temporary
         os.replace(temporary, target)
