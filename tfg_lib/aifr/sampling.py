@@ -48,7 +48,9 @@ class _ShuffledCycle:
 class PKSampler(Sampler[list[int]]):
     """Batch sampler yielding P*K indices: P distinct identities, K images of each.
 
-    Use it as ``DataLoader(dataset, batch_sampler=PKSampler(dataset.labels, P, K))``.
+    Use it as ``DataLoader(dataset, batch_sampler=PKSampler(dataset.labels, P, K))`` and call
+    ``sampler.set_epoch(epoch)`` before each epoch: without it every pass repeats epoch 0's
+    batches, as with torch's ``DistributedSampler``.
 
     Identities are visited in shuffled passes, so within an epoch every identity is drawn about
     equally often and never twice in one batch. The images of each identity are also drawn in
@@ -107,6 +109,11 @@ class PKSampler(Sampler[list[int]]):
             raise ValueError(f"labels must be one-dimensional; received shape {labels.shape}")
         identities, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
         usable = counts >= K if small_identities == "skip" else counts >= 1
+        if not usable.any():
+            raise ValueError(
+                f"no identity has K={K} images (the largest has {int(counts.max())}); lower K "
+                "or use small_identities='repeat'."
+            )
         if int(usable.sum()) < P:
             raise ValueError(
                 f"P={P} identities per batch requested, but only {int(usable.sum())} identities "

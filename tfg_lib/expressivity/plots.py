@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
@@ -143,6 +144,7 @@ def plot_coefficient_counts(table: pd.DataFrame, language: str = "en"):
            ylabel=tr(language, "coefficients", "coeficientes"),
            title=tr(language, "Coefficient counts of CP and HT", "Número de coeficientes de CP y HT"))
     ax.set_xticks(sorted(table["N"].unique()), [str(n) for n in sorted(table["N"].unique())])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # the log axis' own minor labels overlap
     ax.legend(fontsize=7)
     return fig
 

@@ -588,7 +588,7 @@ def matricization_rank(
         modulo ``prime`` of the exact parameters (:func:`certified_rank`), a proven lower bound.
         ``"auto"``: for a model, the certified rank of the HT core (of the dense matricization
         when N is not a power of two) if that matrix has side at most 4096, else the structured
-        rank; for a tensor, the dense rank. The float paths raise an
+        rank; for a tensor, the dense rank. The float paths issue an
         :class:`UntrustworthyRankWarning` when their verdict is negative, and the certified
         path warns when it stays below :func:`rank_upper_bound`.
     y : int
