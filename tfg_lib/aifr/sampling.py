@@ -111,8 +111,9 @@ class PKSampler(Sampler[list[int]]):
         usable = counts >= K if small_identities == "skip" else counts >= 1
         if not usable.any():
             raise ValueError(
-                f"no identity has K={K} images (the largest has {int(counts.max())}); lower K "
-                "or use small_identities='repeat'."
+                f"P={P} identities per batch requested, but 0 identities are available: none "
+                f"has K={K} images (the largest has {int(counts.max())}). Lower K or use "
+                "small_identities='repeat'."
             )
         if int(usable.sum()) < P:
             raise ValueError(
