@@ -25,6 +25,7 @@ from typing import Any
 
 import nbformat
 
+from ..figures import LANGUAGES
 from .notebook_format import parameter_cells
 
 
@@ -215,15 +216,12 @@ def canonical_json(values: dict[str, Any]) -> str:
     return json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
 
 
-LANGUAGES = ("en", "es")
-
-
 def check_values(notebook: str, values: dict[str, Any], root: str | os.PathLike[str]) -> None:
     """Check the values that can be checked without running the notebook.
 
-    ``language`` must be one of :data:`LANGUAGES`, and every non-empty parameter whose name ends
-    in ``_root`` (a data folder; ``run_root`` is an output and is exempt) must name an existing
-    path, relative to ``root`` or absolute.
+    ``language`` must be one of :data:`tfg_lib.figures.LANGUAGES`. Every non-empty parameter
+    whose name ends in ``_root`` names a data folder and must exist, relative to ``root`` or
+    absolute; ``run_root`` names an output folder and is exempt.
     """
     language = values.get("language")
     if language is not None and language not in LANGUAGES:
