@@ -60,3 +60,25 @@ def test_fingerprint_skips_output_parameters(tmp_path):
     assert list(fingerprint) == ["cacd_root"]
     (tmp_path / "data" / "b.jpg").write_bytes(b"z")
     assert data_fingerprint(parameters, tmp_path, embedded_data=False) != fingerprint
+
+
+def test_git_state_ignores_figures(tmp_path):
+    import subprocess
+
+    from tfg_lib.pipeline.provenance import git_state
+
+    def git(*arguments):
+        subprocess.run(["git", *arguments], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "a.csv").write_text("1\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-qm", "start")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "figures" / "a.csv").write_text("2\n")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_state(tmp_path)["dirty"] is True
+    assert len(git_state(tmp_path)["commit"]) == 40

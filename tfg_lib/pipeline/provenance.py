@@ -29,8 +29,12 @@ HASH_CONTENT_BELOW_BYTES = 16 * 1024 * 1024
 OUTPUT_PARAMETERS = frozenset({"run_root", "storage"})
 
 
-def git_state(root: str | Path) -> dict[str, Any]:
-    """Return ``{"commit": sha or None, "dirty": bool or None}`` for the repository at ``root``."""
+def git_state(root: str | Path, ignored: tuple[str, ...] = ("figures",)) -> dict[str, Any]:
+    """Return ``{"commit": sha or None, "dirty": bool or None}`` for the repository at ``root``.
+
+    Changes under the ``ignored`` folders do not count as dirty: the runner itself rewrites
+    ``figures/``, and the flag is meant to tell whether the code and notebooks were committed.
+    """
     def git(*arguments: str) -> str | None:
         try:
             completed = subprocess.run(
@@ -41,7 +45,8 @@ def git_state(root: str | Path) -> dict[str, Any]:
         return completed.stdout.strip()
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                 *(f":(exclude){folder}" for folder in ignored))
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
