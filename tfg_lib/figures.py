@@ -80,9 +80,9 @@ def tr(language: str, en: str, es: str) -> str:
 
 
 def find_repository_root(start: Path | None = None) -> Path | None:
-    """Return the nearest folder above ``start`` that holds this project's ``pyproject.toml``."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
+    """Return the nearest folder above ``start`` that contains this project's ``pyproject.toml``."""
+    start_folder = (start or Path.cwd()).resolve()
+    for folder in (start_folder, *start_folder.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file() and (folder / "tfg_lib").is_dir():
             return folder

@@ -320,7 +320,8 @@ def test_failing_trial_recorded_as_failed(storage, error, reason):
     assert first.state == TrialState.FAIL
     assert first.user_attrs["fail_reason"].startswith(reason)
     assert second.state == TrialState.COMPLETE
-    assert result.failed == [0] and result.complete == [1]
+    assert result.failed == [0]
+    assert result.complete == [1]
 
 
 def test_unexpected_error_fails_trial_and_raises(storage):
@@ -626,7 +627,8 @@ def test_report_figures_and_tables(tmp_path):
     table = report.compare_with_thesis(report.best_trial(study).params, space)
     assert isinstance(table, pd.DataFrame)
     row = table.set_index("parameter").loc["P"]
-    assert row["thesis MNIST"] == "16" and row["thesis CACD"] == "16"
+    assert row["thesis MNIST"] == "16"
+    assert row["thesis CACD"] == "16"
     assert table.set_index("parameter").loc["grad_clip", "thesis CACD"] == "not found"
 
 

@@ -92,7 +92,7 @@ def plot_example_grid(
 
 
 def plot_mean_images(images: np.ndarray, labels: np.ndarray, language: str = "en") -> tuple[Figure, pd.DataFrame]:
-    """Mean image of each class, side by side; the table holds every pixel's mean."""
+    """Mean image of each class, side by side; the table contains every pixel's mean."""
     classes, means = mean_images(images, labels)
     fig, axes = plt.subplots(1, classes.size, figsize=(classes.size * 1.0, 1.4), squeeze=False)
     for ax, label, mean in zip(axes[0], classes, means):

@@ -1,8 +1,8 @@
 """Command line of the notebook runner: ``tfg-run list`` and ``tfg-run run``.
 
-Exit status: 0 when every notebook ran or was up to date, 1 when a notebook failed, 2 when
-the request was invalid (unknown notebook, profile or parameter, wrong type); in that last
-case no kernel was started.
+Exit status: 0 when every notebook ran or was up to date, and 1 when a notebook failed. It is
+2 when the request was invalid (unknown notebook, profile or parameter, wrong type), and then
+no kernel was started.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The layout every companion notebook follows, a builder for it, and a checker.
 
-A notebook is, in order: a markdown title cell with an "Open in Colab" badge, a setup cell that
-installs the package on Colab (and only there) and reports the GPU, one code cell tagged
-``parameters`` whose assignments carry type annotations, then narrative and calls into
-``tfg_lib``. Outputs are never committed.
+A notebook starts with a markdown title cell that carries an "Open in Colab" badge. Next comes
+a setup cell that installs the package on Colab (and only there) and reports the GPU, then one
+code cell tagged ``parameters`` whose assignments carry type annotations. Narrative and calls
+into ``tfg_lib`` follow. Outputs are never committed, which :func:`hygiene_problems` checks.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import nbformat
 
-# NOTE: the public address of this repository is not fixed yet; the badge and the Colab
-# install cell both read it from here, so changing it means rebuilding the notebooks' first
-# two cells (see ``refresh_header``).
+# NOTE: the public address of this repository is not fixed yet. The badge and the Colab
+# install cell both read it from here, so after changing it rebuild the notebooks' first two
+# cells with ``refresh_header``.
 REPOSITORY = "tfg-companion/tfg-companion"
 BRANCH = "main"
 PARAMETERS_TAG = "parameters"

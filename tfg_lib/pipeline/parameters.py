@@ -221,7 +221,7 @@ def check_values(notebook: str, values: dict[str, Any], root: str | os.PathLike[
 
     ``language`` must be one of :data:`tfg_lib.figures.LANGUAGES`. Every non-empty parameter
     whose name ends in ``_root`` names a data folder and must exist, relative to ``root`` or
-    absolute; ``run_root`` names an output folder and is exempt.
+    absolute. ``run_root`` names an output folder and is exempt.
     """
     language = values.get("language")
     if language is not None and language not in LANGUAGES:

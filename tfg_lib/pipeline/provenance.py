@@ -1,8 +1,8 @@
 """Provenance of generated figures: git state, data fingerprints and the manifest file.
 
-``figures/manifest.json`` holds one entry per file in ``figures/``: which notebook wrote it,
-with which parameters and profile, at which commit (and whether the tree had uncommitted
-changes), with which package version and input data, and the file's SHA-256.
+``figures/manifest.json`` contains one entry per file in ``figures/``. An entry records which
+notebook wrote the file, with which parameters and profile, at which commit (and whether the
+tree had uncommitted changes), with which package version and input data, and its SHA-256.
 """
 
 from __future__ import annotations
@@ -90,9 +90,9 @@ def data_fingerprint(parameters: dict[str, Any], root: str | Path, embedded_data
     Parameters
     ----------
     parameters : dict
-        The run's parameters; every non-empty string value that names an existing file or
-        folder (relative to ``root`` or absolute) is fingerprinted under its parameter name,
-        except ``language`` and the output parameters in ``OUTPUT_PARAMETERS``.
+        The run's parameters. Every non-empty string value that names an existing file or
+        folder (relative to ``root`` or absolute) is fingerprinted under its parameter name.
+        ``language`` and the output parameters in ``OUTPUT_PARAMETERS`` are skipped.
     root : path
         The working directory the notebook runs in.
     embedded_data : bool
@@ -127,7 +127,7 @@ def update_manifest(
 ) -> None:
     """Replace the manifest entries of ``notebook`` with entries for ``files``.
 
-    ``record`` holds the fields shared by all files of the run (parameters, profile, git state,
+    ``record`` contains the fields shared by all files of the run (parameters, profile, git state,
     package version, data fingerprint); each entry adds the file's SHA-256 and size.
     """
     figures_dir = Path(figures_dir)

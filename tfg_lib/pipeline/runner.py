@@ -1,10 +1,11 @@
 """Run the companion's notebooks with papermill and collect their figures with provenance.
 
-For each selected notebook the runner resolves and type-checks its parameters (all notebooks
-first, before any kernel starts), skips it when the run cache says nothing changed, executes it
-with the repository root as working directory and ``TFG_FIGURES_DIR`` pointing at a private
-staging folder, and only after a successful run moves the staged files into ``figures/`` and
-records them in ``figures/manifest.json``. A failed notebook leaves ``figures/`` untouched.
+The runner first resolves and type-checks the parameters of every selected notebook, before
+any kernel starts. It skips a notebook when the run cache shows that nothing changed. Otherwise
+it executes the notebook with the repository root as working directory and ``TFG_FIGURES_DIR``
+pointing at a private staging folder. Only after a successful run are the staged files moved
+into ``figures/`` and recorded in ``figures/manifest.json``, so a failed notebook leaves
+``figures/`` untouched.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class Runner:
     Parameters
     ----------
     root : path
-        Repository root: holds ``notebooks/`` and ``tfg_lib/``; the notebooks run with it as
+        Repository root: contains ``notebooks/`` and ``tfg_lib/``; the notebooks run with it as
         working directory.
     figures_dir, output_dir, cache_dir : path, optional
         Where figures land (default ``<root>/figures``), where executed notebooks are saved
